@@ -1,0 +1,1 @@
+"""rife_live.present"""
