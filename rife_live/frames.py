@@ -1,0 +1,51 @@
+"""Typed, frozen records that travel between the stages: stream facts and per-frame metadata.
+
+Pixel data itself lives in preallocated ring slots (``pipeline/ring.py``); these records carry
+what describes it. Timestamps are exact: ``fractions.Fraction`` seconds, never accumulated floats.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the source tells about its video stream, after rotation is applied to the size."""
+
+    width: int
+    height: int
+    fps: Fraction | None  # nominal rate; None when the container does not say (live, VFR)
+    duration: Fraction | None  # seconds; None for live sources or when unknown
+    codec: str
+    pix_fmt: str
+    rotation: int = 0  # degrees clockwise the decoded picture is turned to display upright
+    colorspace: str = "bt709"  # matrix used for YUV->RGB ("bt709" or "bt601")
+    frame_count: int | None = None  # container's count when it gives one (not trusted for timing)
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """The source's audio stream, if any."""
+
+    sample_rate: int
+    channels: int
+    codec: str
+
+
+@dataclass(frozen=True)
+class FrameMeta:
+    """Describes one video frame in a ring slot.
+
+    ``pts`` is in seconds from the source's time origin. ``epoch`` increases on every seek or
+    reconnect; consumers drop slots of an older epoch. ``source_index`` counts decoded source frames
+    within an epoch. ``kind`` says how an output frame was made.
+    """
+
+    pts: Fraction
+    epoch: int = 0
+    source_index: int = 0
+    duration: Fraction | None = None
+    kind: str = "source"  # "source", "interp", "copy" (static pair), "cut" (scene cut), "miss"
+    t: Fraction = Fraction(0)  # position inside its source pair (0 for source frames)
