@@ -1,0 +1,178 @@
+"""IFNet "HD v3", the RIFE flow network (ECCV 2022), written from DESIGN.md §3.
+
+Three blocks estimate an intermediate flow coarse to fine. Each block sees the two images warped by
+the current flow, the current mask and the flow, at its own resolution, and returns a flow and mask
+update. Every block runs twice, the second time with the images swapped (an ensemble that keeps the
+estimate symmetric); both passes run as one batch.
+
+Flow layout: 4 channels; 0:2 is the flow from the middle frame toward ``img0``, 2:4 toward ``img1``,
+in pixels of the padded input. The mask is a logit: the middle frame is
+``warp(img0) * sigmoid(mask) + warp(img1) * (1 - sigmoid(mask))``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+BLOCK_NAMES = ("block0", "block1", "block2")
+IN_PLANES = 11  # warped0 (3) + warped1 (3) + mask (1) + flow (4)
+WIDTH = 90  # feature channels of every block
+FLOW_CHANNELS = 4
+MASK_CHANNELS = 1
+RESIDUAL_UNITS = 4
+STATE_DICT_PREFIX = "module."
+ALLOWED_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
+BASE_MULTIPLE = 32  # input sides are padded to a multiple of max(32, 32 / scale)
+LEVEL_FACTORS = (4.0, 2.0, 1.0)  # block k works at 1 / (LEVEL_FACTORS[k] / scale) of full size
+
+
+def pad_multiple(scale: float) -> int:
+    """The multiple the padded input sides must have for a user flow ``scale``."""
+    return int(max(BASE_MULTIPLE, BASE_MULTIPLE / scale))
+
+
+def _conv(c_in: int, c_out: int, stride: int) -> nn.Sequential:
+    """3x3 convolution (with bias) followed by a per-channel PReLU."""
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out, kernel_size=3, stride=stride, padding=1, bias=True),
+        nn.PReLU(c_out),
+    )
+
+
+def _head(c_in: int, c_out: int) -> nn.Sequential:
+    """Two transposed 4x4 stride-2 convolutions: upsamples the features 4x to the level's size."""
+    half = c_in // 2
+    return nn.Sequential(
+        nn.ConvTranspose2d(c_in, half, kernel_size=4, stride=2, padding=1),
+        nn.PReLU(half),
+        nn.ConvTranspose2d(half, c_out, kernel_size=4, stride=2, padding=1),
+    )
+
+
+class IFBlock(nn.Module):
+    """One level of the flow pyramid: encoder (stride 4), four residual units, flow and mask heads."""
+
+    def __init__(self, in_planes: int = IN_PLANES, width: int = WIDTH) -> None:
+        super().__init__()
+        self.conv0 = nn.Sequential(_conv(in_planes, width // 2, 2), _conv(width // 2, width, 2))
+        for k in range(RESIDUAL_UNITS):
+            setattr(self, f"convblock{k}", nn.Sequential(_conv(width, width, 1), _conv(width, width, 1)))
+        self.conv1 = _head(width, FLOW_CHANNELS)
+        self.conv2 = _head(width, MASK_CHANNELS)
+
+    def forward(self, planes: torch.Tensor, flow: torch.Tensor, level: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """``planes`` (N,7,H,W) and ``flow`` (N,4,H,W) at full size; returns flow and mask updates."""
+        if level != 1.0:
+            planes = F.interpolate(planes, scale_factor=1.0 / level, mode="bilinear", align_corners=False)
+            flow = F.interpolate(flow, scale_factor=1.0 / level, mode="bilinear", align_corners=False) / level
+        feat = self.conv0(torch.cat((planes, flow), dim=1))
+        for k in range(RESIDUAL_UNITS):
+            feat = getattr(self, f"convblock{k}")(feat) + feat
+        d_flow = self.conv1(feat)
+        d_mask = self.conv2(feat)
+        if level != 1.0:
+            d_flow = F.interpolate(d_flow, scale_factor=level, mode="bilinear", align_corners=False) * level
+            d_mask = F.interpolate(d_mask, scale_factor=level, mode="bilinear", align_corners=False)
+        return d_flow, d_mask
+
+
+@dataclass(frozen=True)
+class IFNetOutput:
+    """The network's result on padded inputs: flow (N,4,H,W), mask logit (N,1,H,W), middle frame (N,3,H,W)."""
+
+    flow: torch.Tensor
+    mask: torch.Tensor
+    middle: torch.Tensor
+
+
+def base_grid(n: int, height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Sampling grid (N,H,W,2) from -1 to 1 across width and height (x first), for ``warp``."""
+    xs = torch.linspace(-1.0, 1.0, width, device=device, dtype=dtype).view(1, 1, width).expand(n, height, width)
+    ys = torch.linspace(-1.0, 1.0, height, device=device, dtype=dtype).view(1, height, 1).expand(n, height, width)
+    return torch.stack((xs, ys), dim=3)
+
+
+def flow_to_grid_units(height: int, width: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Per-channel divisor (1,2,1,1) turning pixel flow into grid offsets: ((W-1)/2, (H-1)/2)."""
+    return torch.tensor([(width - 1) / 2.0, (height - 1) / 2.0], device=device, dtype=dtype).view(1, 2, 1, 1)
+
+
+def warp(image: torch.Tensor, flow: torch.Tensor, grid: torch.Tensor, units: torch.Tensor) -> torch.Tensor:
+    """Backward bilinear warp of ``image`` (N,C,H,W) by pixel ``flow`` (N,2,H,W); border padding."""
+    offsets = (flow / units).permute(0, 2, 3, 1)
+    return F.grid_sample(image, grid + offsets, mode="bilinear", padding_mode="border", align_corners=True)
+
+
+def _swap_halves(flow: torch.Tensor) -> torch.Tensor:
+    return torch.cat((flow[:, 2:4], flow[:, 0:2]), dim=1)
+
+
+class IFNet(nn.Module):
+    """The three-block network. Inputs must already be padded (see ``pad_multiple``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        for name in BLOCK_NAMES:
+            setattr(self, name, IFBlock())
+
+    def blocks(self) -> tuple[IFBlock, ...]:
+        return tuple(getattr(self, name) for name in BLOCK_NAMES)
+
+    def forward(
+        self,
+        img0: torch.Tensor,
+        img1: torch.Tensor,
+        scale: float = 1.0,
+        grid: torch.Tensor | None = None,
+        units: torch.Tensor | None = None,
+    ) -> IFNetOutput:
+        """Estimate the middle frame of ``img0``, ``img1`` (N,3,H,W RGB in [0,1], padded).
+
+        ``grid`` (batch 2N: both images are warped in one call) and ``units`` may come from a
+        per-resolution cache (see ``base_grid`` and ``flow_to_grid_units``).
+        """
+        n, _, height, width = img0.shape
+        if grid is None:
+            grid = base_grid(2 * n, height, width, img0.device, img0.dtype)
+        if units is None:
+            units = flow_to_grid_units(height, width, img0.device, img0.dtype)
+        flow = img0.new_zeros((n, FLOW_CHANNELS, height, width))
+        mask = img0.new_zeros((n, MASK_CHANNELS, height, width))
+        warped0, warped1 = img0, img1
+        for block, factor in zip(self.blocks(), LEVEL_FACTORS):
+            # Both passes of the block in one batch: (w0, w1, m | f) and (w1, w0, -m | swapped f).
+            planes = torch.cat(
+                (torch.cat((warped0, warped1, mask), dim=1), torch.cat((warped1, warped0, -mask), dim=1)), dim=0
+            )
+            flows = torch.cat((flow, _swap_halves(flow)), dim=0)
+            d_flow, d_mask = block(planes, flows, factor / scale)
+            flow = flow + (d_flow[:n] + _swap_halves(d_flow[n:])) * 0.5
+            mask = mask + (d_mask[:n] - d_mask[n:]) * 0.5
+            both = warp(torch.cat((img0, img1), dim=0), torch.cat((flow[:, 0:2], flow[:, 2:4]), dim=0), grid, units)
+            warped0, warped1 = both[:n], both[n:]
+        alpha = torch.sigmoid(mask)
+        middle = warped0 * alpha + warped1 * (1.0 - alpha)
+        return IFNetOutput(flow=flow, mask=mask, middle=middle)
+
+    def load_published(self, state: dict[str, torch.Tensor]) -> None:
+        """Load a published ``flownet.pkl`` state dict (``module.`` prefix, teacher block ignored)."""
+        self.load_state_dict(network_state(state), strict=True)
+
+
+def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The entries of a published state dict this network uses, with the ``module.`` prefix removed."""
+    out: dict[str, torch.Tensor] = {}
+    for key, value in state.items():
+        name = key[len(STATE_DICT_PREFIX):] if key.startswith(STATE_DICT_PREFIX) else key
+        if name.split(".", 1)[0] in BLOCK_NAMES:
+            out[name] = value
+    return out
+
+
+def expected_shapes() -> dict[str, tuple[int, ...]]:
+    """Parameter names and shapes of the network (without prefix), for validating weight files."""
+    return {name: tuple(p.shape) for name, p in IFNet().state_dict().items()}
