@@ -65,15 +65,23 @@ class IFBlock(nn.Module):
         self.conv2 = _head(width, MASK_CHANNELS)
 
     def forward(self, planes: torch.Tensor, flow: torch.Tensor, level: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """``planes`` (N,7,H,W) and ``flow`` (N,4,H,W) at full size; returns flow and mask updates."""
+        """``planes`` (N,7,H,W) and ``flow`` (N,4,H,W) at full size; returns flow and mask updates.
+
+        Resizing happens in the inputs' dtype; the convolutions run in the block's weight dtype and
+        memory format (the engine may cast the blocks to bfloat16/float16 and channels_last).
+        """
         if level != 1.0:
             planes = F.interpolate(planes, scale_factor=1.0 / level, mode="bilinear", align_corners=False)
             flow = F.interpolate(flow, scale_factor=1.0 / level, mode="bilinear", align_corners=False) / level
-        feat = self.conv0(torch.cat((planes, flow), dim=1))
+        weight = self.conv0[0][0].weight
+        x = torch.cat((planes, flow), dim=1).to(dtype=weight.dtype)
+        if weight.is_contiguous(memory_format=torch.channels_last):
+            x = x.contiguous(memory_format=torch.channels_last)
+        feat = self.conv0(x)
         for k in range(RESIDUAL_UNITS):
             feat = getattr(self, f"convblock{k}")(feat) + feat
-        d_flow = self.conv1(feat)
-        d_mask = self.conv2(feat)
+        d_flow = self.conv1(feat).to(dtype=planes.dtype, memory_format=torch.contiguous_format)
+        d_mask = self.conv2(feat).to(dtype=planes.dtype, memory_format=torch.contiguous_format)
         if level != 1.0:
             d_flow = F.interpolate(d_flow, scale_factor=level, mode="bilinear", align_corners=False) * level
             d_mask = F.interpolate(d_mask, scale_factor=level, mode="bilinear", align_corners=False)
