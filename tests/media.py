@@ -1,0 +1,342 @@
+"""Shared test-media generators: small real clips written with PyAV (there is no ffmpeg binary).
+
+Every function writes into the path or folder it is given and returns the path it wrote. Clips are
+tiny (a few frames, small sizes) so tests stay fast. ``source="bbb"`` takes real footage: frames of
+``bigbuckbunny.mp4`` scaled to the requested size; ``source="pattern"`` draws a moving synthetic
+pattern (a bright square sliding over a gradient) whose frame index is readable from the pixels.
+
+Facts about PyAV 18 these helpers rely on (checked when they were written):
+- ``VideoStream.set_display_rotation(deg)`` writes a display matrix; decoded frames report it back as
+  ``VideoFrame.rotation == deg`` (counter-clockwise degrees, e.g. 90 for a phone held upright).
+- libx264 refuses odd sizes in 4:2:0; odd-size clips use yuv444p (or mpeg4/ffv1, which accept them).
+- An mp4 with an empty video track loses the track; a zero-frame clip is a Matroska file with a video
+  stream header and audio packets only.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+BBB_PATH = Path("/work/shared/data/bigbuckbunny.mp4")
+BBB_FRAMES = 132  # frames in bigbuckbunny.mp4 (25 fps, 1280x720)
+BBB_FPS = Fraction(25)
+SCENE_B_START = 100  # a bbb frame far enough from frame 0 to read as another shot (mean diff ~40)
+
+AUDIO_RATE = 48000
+AUDIO_TONE_HZ = 440.0
+AUDIO_FRAME_SAMPLES = 1024
+AUDIO_AMPLITUDE = 0.25
+
+TIME_BASE_MS = Fraction(1, 1000)
+DEFAULT_VFR_PTS_MS = (0, 40, 80, 100, 180, 200, 260, 400)  # irregular frame times, milliseconds
+
+PATTERN_SQUARE = 8  # side of the moving square in pattern clips, pixels
+PATTERN_STEP = 4  # pixels the square moves per frame
+
+
+# --- frame sources ------------------------------------------------------------------------------
+
+
+def bbb_frames(width: int, height: int, count: int, start: int = 0) -> list[np.ndarray]:
+    """``count`` RGB24 frames of bigbuckbunny from index ``start``, scaled to width x height."""
+    if start + count > BBB_FRAMES:
+        raise ValueError(f"bbb has {BBB_FRAMES} frames; asked for {start}..{start + count}")
+    out: list[np.ndarray] = []
+    with av.open(str(BBB_PATH)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            if index < start:
+                continue
+            out.append(frame.to_ndarray(width=width, height=height, format="rgb24"))
+            if len(out) == count:
+                break
+    return out
+
+
+def pattern_frame(width: int, height: int, index: int) -> np.ndarray:
+    """A gradient background with a white square at a position that moves with ``index``."""
+    ys = np.linspace(0, 255, height, dtype=np.float32)[:, None]
+    xs = np.linspace(0, 255, width, dtype=np.float32)[None, :]
+    img = np.empty((height, width, 3), np.uint8)
+    img[..., 0] = (xs * np.ones_like(ys)).astype(np.uint8)
+    img[..., 1] = (ys * np.ones_like(xs)).astype(np.uint8)
+    img[..., 2] = 96
+    side = min(PATTERN_SQUARE, width, height)
+    x0 = (index * PATTERN_STEP) % max(1, width - side + 1)
+    y0 = (index * PATTERN_STEP // 2) % max(1, height - side + 1)
+    img[y0 : y0 + side, x0 : x0 + side] = 255
+    return img
+
+
+def source_frames(source: str, width: int, height: int, count: int, start: int = 0) -> list[np.ndarray]:
+    """Frames from ``"bbb"`` (real footage) or ``"pattern"`` (synthetic)."""
+    if source == "bbb":
+        return bbb_frames(width, height, count, start)
+    if source == "pattern":
+        return [pattern_frame(width, height, start + i) for i in range(count)]
+    raise ValueError(f"unknown source {source!r}: use 'bbb' or 'pattern'")
+
+
+def tone(samples: int, channels: int, rate: int = AUDIO_RATE, offset: int = 0) -> np.ndarray:
+    """A planar float32 sine (channels, samples); channel k is detuned by k Hz so channels differ."""
+    t = (np.arange(samples, dtype=np.float64) + offset) / rate
+    rows = [AUDIO_AMPLITUDE * np.sin(2 * np.pi * (AUDIO_TONE_HZ + k) * t) for k in range(channels)]
+    return np.stack(rows).astype(np.float32)
+
+
+# --- writers ------------------------------------------------------------------------------------
+
+
+def _layout(channels: int) -> str:
+    return {1: "mono", 2: "stereo"}.get(channels, f"{channels}c")
+
+
+def _add_audio(container: av.container.OutputContainer, rate: int, channels: int, codec: str = "aac"):
+    stream = container.add_stream(codec, rate=rate)
+    stream.layout = _layout(channels)
+    return stream
+
+
+def _encode_audio(container, stream, seconds: float, rate: int, channels: int) -> None:
+    total = int(round(seconds * rate))
+    fmt = stream.codec_context.format.name if stream.codec_context.format else "fltp"
+    for offset in range(0, total, AUDIO_FRAME_SAMPLES):
+        n = min(AUDIO_FRAME_SAMPLES, total - offset)
+        if stream.codec_context.frame_size and n < stream.codec_context.frame_size:
+            n = stream.codec_context.frame_size  # pad the last frame: fixed-size encoders need it
+        planar = tone(n, channels, rate, offset)
+        if fmt == "s16":
+            data = (planar.T.reshape(1, -1) * 32767).astype(np.int16)
+        elif fmt == "flt":
+            data = planar.T.reshape(1, -1)
+        else:
+            fmt = "fltp"
+            data = planar
+        frame = av.AudioFrame.from_ndarray(data, format=fmt, layout=_layout(channels))
+        frame.sample_rate = rate
+        frame.pts = offset
+        for packet in stream.encode(frame):
+            container.mux(packet)
+    for packet in stream.encode(None):
+        container.mux(packet)
+
+
+def write_frames(
+    path: Path | str,
+    frames: Sequence[np.ndarray],
+    *,
+    fps: Fraction = Fraction(25),
+    pix_fmt: str = "yuv420p",
+    codec: str = "libx264",
+    pts: Sequence[int] | None = None,
+    time_base: Fraction | None = None,
+    audio: bool = False,
+    audio_channels: int = 2,
+    rotation: int = 0,
+    color_tag: str | None = None,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Encode RGB24 ``frames`` to ``path``.
+
+    ``pts`` (in ``time_base``, default 1/fps) overrides the regular k/fps timestamps (VFR clips).
+    ``rotation`` writes a display matrix (counter-clockwise degrees, as PyAV reads it back).
+    ``color_tag`` tags the stream's matrix ("bt709", "bt601" or "bt470bg"); untagged by default.
+    """
+    path = Path(path)
+    if not frames:
+        raise ValueError("write_frames needs at least one frame (use make_zero_frame_clip)")
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps, options=dict(options or {}))
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        if pts is not None:
+            stream.codec_context.time_base = time_base or TIME_BASE_MS
+        if rotation:
+            stream.set_display_rotation(rotation)
+        if color_tag is not None:
+            _tag_colorspace(stream.codec_context, color_tag)
+        audio_stream = _add_audio(container, AUDIO_RATE, audio_channels) if audio else None
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+            if pix_fmt != "rgb24":
+                frame = frame.reformat(format=pix_fmt, dst_colorspace=_swscale_space(color_tag))
+            if pts is not None:
+                frame.pts = int(pts[index])
+                frame.time_base = time_base or TIME_BASE_MS
+            else:
+                frame.pts = index
+                frame.time_base = 1 / fps
+            if color_tag is not None:
+                _tag_colorspace(frame, color_tag)
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+        if audio_stream is not None:
+            seconds = len(frames) / fps if pts is None else (pts[-1] + 1) * (time_base or TIME_BASE_MS)
+            _encode_audio(container, audio_stream, float(seconds), AUDIO_RATE, audio_channels)
+    return path
+
+
+_COLOR_TAGS = {"bt709": 1, "bt601": 6, "bt470bg": 5, "smpte170m": 6}  # AVColorSpace values
+
+
+def _tag_colorspace(obj, tag: str) -> None:
+    obj.colorspace = _COLOR_TAGS[tag]
+
+
+def _swscale_space(tag: str | None) -> str | None:
+    if tag is None:
+        return None
+    return "itu709" if tag == "bt709" else "itu601"
+
+
+def make_clip(
+    path: Path | str,
+    *,
+    width: int = 64,
+    height: int = 48,
+    fps: Fraction = Fraction(25),
+    frames: int = 6,
+    pix_fmt: str = "yuv420p",
+    codec: str = "libx264",
+    audio: bool = False,
+    audio_channels: int = 2,
+    rotation: int = 0,
+    source: str = "bbb",
+    start: int = 0,
+    color_tag: str | None = None,
+) -> Path:
+    """A clip of ``frames`` frames at ``fps`` (pts k/fps) from bbb footage or a synthetic pattern.
+
+    With ``rotation`` the stored picture is width x height and the display matrix says to turn it;
+    the upright picture is then height x width for 90/270.
+    """
+    images = source_frames(source, width, height, frames, start)
+    return write_frames(
+        path,
+        images,
+        fps=fps,
+        pix_fmt=pix_fmt,
+        codec=codec,
+        audio=audio,
+        audio_channels=audio_channels,
+        rotation=rotation,
+        color_tag=color_tag,
+    )
+
+
+def make_odd_size_clip(path: Path | str, *, width: int = 321, height: int = 241, frames: int = 4,
+                       source: str = "bbb") -> Path:
+    """An odd-sized clip (default 321x241); yuv444p H.264 because 4:2:0 H.264 needs even sizes."""
+    return make_clip(path, width=width, height=height, frames=frames, pix_fmt="yuv444p", source=source)
+
+
+def make_10bit_clip(path: Path | str, *, width: int = 64, height: int = 48, frames: int = 4,
+                    codec: str = "libx265", source: str = "bbb") -> Path:
+    """A 10-bit 4:2:0 clip (yuv420p10le), HEVC Main10 by default (``codec="libx264"`` for High10)."""
+    options = {"x265-params": "log-level=error"} if codec == "libx265" else {}
+    images = source_frames(source, width, height, frames)
+    return write_frames(path, images, pix_fmt="yuv420p10le", codec=codec, options=options)
+
+
+def make_rotated_clip(path: Path | str, *, rotation: int = 90, width: int = 64, height: int = 48,
+                      frames: int = 4, source: str = "bbb") -> Path:
+    """A phone-style clip: stored width x height landscape, display matrix turning it by ``rotation``."""
+    return make_clip(path, width=width, height=height, frames=frames, rotation=rotation, source=source)
+
+
+def make_vfr_clip(path: Path | str, *, pts_ms: Sequence[int] = DEFAULT_VFR_PTS_MS, width: int = 64,
+                  height: int = 48, source: str = "bbb") -> Path:
+    """A variable-frame-rate clip: frame k has pts ``pts_ms[k]`` milliseconds (mkv keeps them exact)."""
+    images = source_frames(source, width, height, len(pts_ms))
+    return write_frames(path, images, fps=Fraction(25), pts=list(pts_ms), time_base=TIME_BASE_MS,
+                        options={"bf": "0"})
+
+
+def make_scene_cut_clip(path: Path | str, *, width: int = 64, height: int = 48, before: int = 4,
+                        after: int = 4) -> Path:
+    """Two shots of bbb joined: frames 0.. then frames from ``SCENE_B_START``; the cut is at ``before``."""
+    images = bbb_frames(width, height, before) + bbb_frames(width, height, after, SCENE_B_START)
+    return write_frames(path, images)
+
+
+def make_one_frame_clip(path: Path | str, *, width: int = 64, height: int = 48) -> Path:
+    """A clip with a single video frame."""
+    return make_clip(path, width=width, height=height, frames=1)
+
+
+def make_zero_frame_clip(path: Path | str, *, width: int = 64, height: int = 48) -> Path:
+    """A Matroska file with an H.264 video stream that holds no frames (and a short audio track).
+
+    Name it ``.mkv``: mp4 drops an empty track, so the file would have no video stream at all.
+    """
+    path = Path(path)
+    with av.open(str(path), "w", format="matroska") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        audio = _add_audio(container, AUDIO_RATE, 1)
+        container.start_encoding()
+        _encode_audio(container, audio, 0.1, AUDIO_RATE, 1)
+    return path
+
+
+def make_audio_only(path: Path | str, *, seconds: float = 0.5, channels: int = 2,
+                    rate: int = AUDIO_RATE) -> Path:
+    """An audio-only file (AAC in .m4a/.mp4/.mkv, or PCM in .wav)."""
+    path = Path(path)
+    codec = "pcm_s16le" if path.suffix.lower() == ".wav" else "aac"
+    with av.open(str(path), "w") as container:
+        stream = _add_audio(container, rate, channels, codec)
+        _encode_audio(container, stream, seconds, rate, channels)
+    return path
+
+
+def make_random_bytes(path: Path | str, *, size: int = 4096, seed: int = 1234) -> Path:
+    """A file of random bytes (not a media file), deterministic for a given seed."""
+    path = Path(path)
+    path.write_bytes(random.Random(seed).randbytes(size))
+    return path
+
+
+def make_truncated(src: Path | str, dst: Path | str, *, fraction: float = 0.5) -> Path:
+    """A copy of ``src`` cut to the first ``fraction`` of its bytes (a download cut in half).
+
+    An mp4 with its index at the end then has no index (unopenable); a Matroska or MPEG-TS file
+    opens and decodes until the data stops.
+    """
+    data = Path(src).read_bytes()
+    dst = Path(dst)
+    dst.write_bytes(data[: int(len(data) * fraction)])
+    return dst
+
+
+def make_image_folder(folder: Path | str, *, count: int = 12, width: int = 64, height: int = 48,
+                      ext: str = "png", pad: int = 0, source: str = "bbb") -> Path:
+    """A folder of numbered images ``0.png, 1.png, ... 11.png`` (unpadded by default, so a plain
+    string sort would put 10 before 2; ``pad`` zero-pads the numbers). ``ext`` is png or jpg."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for index, rgb in enumerate(source_frames(source, width, height, count)):
+        av.VideoFrame.from_ndarray(rgb, format="rgb24").save(str(folder / f"{index:0{pad}d}.{ext}"))
+    return folder
+
+
+def iter_rgb(path: Path | str) -> Iterator[np.ndarray]:
+    """Decode a clip back to RGB24 frames (a reference reader for tests; no rotation applied)."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="rgb24")
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    """PSNR in dB between two uint8 images of one shape (inf when identical)."""
+    mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
