@@ -1,10 +1,8 @@
 """The master clock behind one interface (DESIGN §4): the audio output's played position when the
 source has audio, else a pausable, seekable monotonic clock (``time.perf_counter``).
 
-Also an A/V drift meter: the presenter feeds it (clock, shown frame pts) readings; it averages
-them over a few readings, as players do, so one late frame or a callback boundary does not count as
-drift, and says whether the average is in sync, worth correcting, or too large to correct (a
-seek or a stall: resynchronize instead).
+A/V drift averaging and its thresholds live in ``rife_live.timing`` (pure functions of the times
+given), not here.
 """
 
 from __future__ import annotations
@@ -13,19 +11,12 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from rife_live.audio.output import AudioOutput
 
 Timer = Callable[[], float]
-
-# Drift thresholds (seconds of |clock - video| averaged over DRIFT_AVERAGE_READINGS readings).
-DRIFT_AVERAGE_READINGS = 20  # readings that weigh 99% of the average (older ones fade out)
-DRIFT_WEIGHT_FLOOR = 0.01  # weight left to a reading DRIFT_AVERAGE_READINGS readings old
-DRIFT_SYNC_THRESHOLD = 0.040  # below this the streams are in sync: about one 25 fps frame
-DRIFT_NOSYNC_THRESHOLD = 10.0  # above this, do not correct gradually: resynchronize (seek, stall)
 
 
 @runtime_checkable
@@ -135,47 +126,3 @@ class AudioClock:
     @property
     def rate(self) -> float:
         return 1.0
-
-
-@dataclass(frozen=True)
-class DriftReading:
-    """The averaged drift (clock minus video, seconds; positive: video is behind) and its verdict:
-    ``"sync"`` (nothing to do), ``"correct"`` (adjust gradually), ``"resync"`` (too large: jump),
-    or ``"warming"`` (fewer readings than the average needs)."""
-
-    average: float
-    readings: int
-    state: str
-
-
-class DriftMeter:
-    """Exponentially weighted average of ``clock - video`` readings, with named thresholds."""
-
-    def __init__(self, readings: int = DRIFT_AVERAGE_READINGS, sync_threshold: float = DRIFT_SYNC_THRESHOLD,
-                 nosync_threshold: float = DRIFT_NOSYNC_THRESHOLD) -> None:
-        if readings < 1 or not 0 < sync_threshold < nosync_threshold:
-            raise ValueError("DriftMeter needs readings >= 1 and 0 < sync_threshold < nosync_threshold")
-        self.readings = readings
-        self.sync_threshold = sync_threshold
-        self.nosync_threshold = nosync_threshold
-        self._coef = math.exp(math.log(DRIFT_WEIGHT_FLOOR) / readings)
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget all readings (after a seek or a resync)."""
-        self._sum = 0.0
-        self._count = 0
-
-    def update(self, clock: float, video: float) -> DriftReading:
-        """Add one reading and return the averaged drift and what to do about it."""
-        diff = clock - video
-        if abs(diff) >= self.nosync_threshold:
-            self.reset()
-            return DriftReading(diff, 0, "resync")
-        self._sum = diff + self._coef * self._sum
-        self._count += 1
-        average = self._sum * (1.0 - self._coef) / (1.0 - self._coef**self._count)
-        if self._count < self.readings:
-            return DriftReading(average, self._count, "warming")
-        state = "sync" if abs(average) < self.sync_threshold else "correct"
-        return DriftReading(average, self._count, state)

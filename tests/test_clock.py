@@ -1,4 +1,4 @@
-"""clock.py: the monotonic clock, the audio clock over the null output, and the drift meter."""
+"""clock.py: the monotonic clock and the audio clock over the null output."""
 
 from __future__ import annotations
 
@@ -8,15 +8,7 @@ import numpy as np
 import pytest
 
 from rife_live.audio.output import AudioOutput
-from rife_live.clock import (
-    DRIFT_AVERAGE_READINGS,
-    DRIFT_NOSYNC_THRESHOLD,
-    DRIFT_SYNC_THRESHOLD,
-    AudioClock,
-    Clock,
-    DriftMeter,
-    MonotonicClock,
-)
+from rife_live.clock import AudioClock, Clock, MonotonicClock
 
 WAIT_S = 5.0
 
@@ -100,30 +92,3 @@ def test_audio_clock_follows_the_null_output() -> None:
         assert not clock.paused
     finally:
         out.close()
-
-
-def test_drift_meter_warms_then_judges() -> None:
-    meter = DriftMeter()
-    for _ in range(DRIFT_AVERAGE_READINGS - 1):
-        assert meter.update(10.0, 10.0 - 0.01).state == "warming"
-    reading = meter.update(10.0, 9.99)
-    assert reading.state == "sync" and reading.average == pytest.approx(0.01)
-    for _ in range(3 * DRIFT_AVERAGE_READINGS):
-        reading = meter.update(10.0, 10.0 - 2 * DRIFT_SYNC_THRESHOLD)
-    assert reading.state == "correct" and reading.average == pytest.approx(2 * DRIFT_SYNC_THRESHOLD, rel=0.05)
-
-
-def test_drift_meter_one_outlier_does_not_flip_the_verdict() -> None:
-    meter = DriftMeter()
-    for _ in range(DRIFT_AVERAGE_READINGS):
-        meter.update(1.0, 1.0)
-    assert meter.update(1.0, 1.0 - 0.1).state == "sync"  # one frame 100 ms late
-
-
-def test_drift_meter_resyncs_on_huge_jump() -> None:
-    meter = DriftMeter()
-    for _ in range(DRIFT_AVERAGE_READINGS):
-        meter.update(1.0, 1.0)
-    reading = meter.update(100.0, 1.0)
-    assert reading.state == "resync" and reading.average >= DRIFT_NOSYNC_THRESHOLD
-    assert meter.update(100.0, 100.0).state == "warming"  # history was reset
