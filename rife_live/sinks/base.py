@@ -1,0 +1,146 @@
+"""The sink interface: one small table of functions that every export driver fills in.
+
+A sink takes every output frame in order and never drops one. Drivers (mpv's ``vo_*`` idea):
+``encoder`` (a video file through PyAV), ``png`` (a folder of numbered PNGs), ``null`` (counts
+frames, for benchmarks). ``open_sink`` (in ``rife_live.sinks``) picks one from a :class:`SinkSpec`.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+from rife_live.errors import ConfigError, OutputError
+from rife_live.frames import FrameMeta
+
+SINK_KINDS = ("encoder", "png", "null")
+PNG_BIT_DEPTHS = (8, 16)
+RGB_CHANNELS = 3
+
+
+@dataclass(frozen=True)
+class SinkSpec:
+    """What to export and how; the CLI/config build it, ``open_sink`` turns it into a sink.
+
+    ``rate`` is the output frame rate: output frame k is stamped at exactly k / rate seconds.
+    ``audio_from`` names the input whose audio goes into an encoded file (a local file path;
+    ``None`` for no audio). ``slowmo`` says the export changes the timing (``--fps``): its audio
+    is then dropped with a notice. ``vcodec``/``crf``/``preset`` default per container/codec.
+    """
+
+    kind: str  # one of SINK_KINDS
+    path: Path | None = None  # output file (encoder) or folder (png); unused by null
+    rate: Fraction = Fraction(60)
+    vcodec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str = "yuv420p"
+    audio_from: str | None = None
+    slowmo: bool = False
+    png_bit_depth: int = 8
+
+    def __post_init__(self) -> None:
+        if self.kind not in SINK_KINDS:
+            raise ConfigError(f"unknown sink kind {self.kind!r} (expected one of {', '.join(SINK_KINDS)})")
+        if self.kind != "null" and self.path is None:
+            raise ConfigError(f"the {self.kind} sink needs an output path")
+        if not isinstance(self.rate, (int, Fraction)) or self.rate <= 0:
+            raise ConfigError(f"output rate must be a positive exact number, got {self.rate!r}")
+        if self.crf is not None and self.crf < 0:
+            raise ConfigError(f"crf must be >= 0, got {self.crf}")
+        if self.png_bit_depth not in PNG_BIT_DEPTHS:
+            raise ConfigError(f"png bit depth must be 8 or 16, got {self.png_bit_depth}")
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """The export end of the pipeline."""
+
+    @property
+    def frames_written(self) -> int:
+        """How many frames ``write`` has accepted so far."""
+        ...
+
+    def write(self, image: np.ndarray, meta: FrameMeta) -> None:
+        """Take the next output frame: ``image`` is HxWx3 uint8 RGB (C-contiguous avoids a copy)."""
+        ...
+
+    def close(self) -> None:
+        """Finalize; idempotent; safe after an error or KeyboardInterrupt."""
+        ...
+
+
+class SinkBase:
+    """Shared plumbing: the frame count, the image check and ``with`` support."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._size: tuple[int, int] | None = None  # (width, height) fixed by the first frame
+
+    @property
+    def frames_written(self) -> int:
+        return self._count
+
+    def write(self, image: np.ndarray, meta: FrameMeta) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self) -> SinkBase:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _check_image(self, image: np.ndarray, dtypes: tuple[type, ...] = (np.uint8,)) -> np.ndarray:
+        """Refuse images that break the contract (every frame has the first frame's size); return
+        the image C-contiguous (a copy only when it is a strided view)."""
+        if image.ndim != 3 or image.shape[2] != RGB_CHANNELS or image.dtype.type not in dtypes:
+            raise ValueError(f"sink expects HxWx3 {dtypes[0].__name__} RGB, got {image.shape} {image.dtype}")
+        size = (image.shape[1], image.shape[0])
+        if self._size is None:
+            self._size = size
+        elif size != self._size:
+            raise ValueError(f"frame size changed from {self._size[0]}x{self._size[1]} to {size[0]}x{size[1]}")
+        return np.ascontiguousarray(image)
+
+
+def check_writable_file(path: Path) -> None:
+    """Raise OutputError (one line) unless ``path`` can be created as a file; leaves it created."""
+    if path.is_dir():
+        raise OutputError(f"cannot write {path}: it is a directory")
+    parent = path.parent
+    if not parent.is_dir():
+        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
+    try:
+        with open(path, "wb"):
+            pass
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
+
+
+def ensure_writable_dir(path: Path) -> None:
+    """Create ``path`` (and parents) as a directory; OutputError (one line) if that is impossible."""
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"cannot write frames into {path}: it exists and is not a directory")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"cannot create directory {path}: {e.strerror or e}") from e
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as e:
+        raise OutputError(f"cannot write frames into {path}: {e.strerror or e}") from e
