@@ -340,3 +340,15 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB between two uint8 images of one shape (inf when identical)."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))
     return float("inf") if mse == 0 else 10 * np.log10(255.0**2 / mse)
+
+
+def make_unsupported_codec_clip(path: Path | str, *, frames: int = 3) -> Path:
+    """A Matroska clip whose video codec ID is unknown to FFmpeg (``V_MPEG4/ISO/AVC`` renamed to
+    ``V_MPEG4/ISO/XYZ`` in the header): the stream exists but no decoder is found for it."""
+    path = Path(path)
+    make_clip(path, frames=frames)
+    data = path.read_bytes()
+    if data.count(b"V_MPEG4/ISO/AVC") != 1:
+        raise RuntimeError("expected one Matroska H.264 codec ID to rename")
+    path.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_MPEG4/ISO/XYZ"))
+    return path
