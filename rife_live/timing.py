@@ -350,7 +350,9 @@ def choose_frame(waiting_pts: Sequence[Seconds], now: Seconds, interval: Seconds
     """
     shown = bisect_right(waiting_pts, now) - 1
     following = shown + 1
-    next_due_in = float(waiting_pts[following] - now) if following < len(waiting_pts) else None
+    next_due_in = None
+    if following < len(waiting_pts):  # exact difference: positive whenever the frame is not due
+        next_due_in = float(Fraction(waiting_pts[following]) - Fraction(now))
     if shown < 0:
         return PresentChoice(None, 0, False, next_due_in)
     return PresentChoice(shown, shown, is_late(waiting_pts[shown], now, interval), next_due_in)
