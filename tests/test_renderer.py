@@ -1,0 +1,351 @@
+"""Renderer: pure layout/colour/font functions, and real drawing under Xvfb (llvmpipe)."""
+
+from __future__ import annotations
+
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rife_live.errors import ConfigError
+from rife_live.frames import FrameMeta
+from rife_live.present import (GpuVideoOutput, NullVideoOutput, WindowConfig, YuvPlanes,
+                               open_video_output)
+from rife_live.present.renderer import (CELL_H, CELL_W, FIRST_CHAR, FONT_5X8, GLYPH_H, GLYPH_W,
+                                        LAST_CHAR, OSD_FLOATS_PER_VERTEX, VERTICES_PER_QUAD, Rect,
+                                        colorspace_for_size, font_atlas, glyph_bits, letterbox,
+                                        osd_box, osd_scale_for, osd_vertices, planes_from_av_frame,
+                                        yuv_to_rgb_affine)
+
+from xvfb import xvfb_or_skip
+
+BBB = Path("/work/shared/data/bigbuckbunny.mp4")
+BBB_FRAME_INDEX = 40  # a frame with detail and colour
+MIN_PSNR_DB = 40.0
+MAX_YUV_ERROR = 3  # code values
+
+
+# ---------------------------------------------------------------- helpers
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255.0 ** 2 / mse)
+
+
+def _upsample_axis(plane: np.ndarray, n_out: int, axis: int) -> np.ndarray:
+    """Bilinear 2x upsampling as GL samples a texture at pixel centres (clamp to edge)."""
+    n_in = plane.shape[axis]
+    pos = (np.arange(n_out) + 0.5) / 2 - 0.5
+    i0 = np.floor(pos).astype(int)
+    frac = pos - i0
+    lo = np.take(plane, np.clip(i0, 0, n_in - 1), axis=axis)
+    hi = np.take(plane, np.clip(i0 + 1, 0, n_in - 1), axis=axis)
+    shape = [1, 1]
+    shape[axis] = n_out
+    frac = frac.reshape(shape)
+    return lo * (1 - frac) + hi * frac
+
+
+def reference_rgb(y: np.ndarray, u: np.ndarray, v: np.ndarray, kr: float, kb: float) -> np.ndarray:
+    """Limited-range Y'CbCr 4:2:0 -> RGB24, written from the standard's equations."""
+    height, width = y.shape
+    up = [_upsample_axis(_upsample_axis(c.astype(np.float64), height, 0), width, 1) for c in (u, v)]
+    luma = (y.astype(np.float64) - 16) / 219
+    pb, pr = (up[0] - 128) / 224, (up[1] - 128) / 224
+    red = luma + 2 * (1 - kr) * pr
+    blue = luma + 2 * (1 - kb) * pb
+    green = (luma - kr * red - kb * blue) / (1 - kr - kb)
+    rgb = np.stack([red, green, blue], axis=-1)
+    return np.round(np.clip(rgb, 0, 1) * 255).astype(np.uint8)
+
+
+def av_frame(index: int = BBB_FRAME_INDEX, width: int | None = None, height: int | None = None):
+    av = pytest.importorskip("av")
+    if not BBB.exists():
+        pytest.skip(f"{BBB} is missing")
+    with av.open(str(BBB)) as container:
+        for i, frame in enumerate(container.decode(video=0)):
+            if i == index:
+                if width is not None:
+                    frame = frame.reformat(width=width, height=height, format="yuv420p")
+                return frame
+    raise AssertionError("bigbuckbunny has fewer frames than expected")
+
+
+def planes_copy(frame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    views = planes_from_av_frame(frame, "bt709")
+    return views.y.copy(), views.u.copy(), views.v.copy()
+
+
+# ---------------------------------------------------------------- letterbox (pure)
+
+FRAME_SIZES = [(1, 1), (2, 1), (1, 3), (4, 3), (16, 9), (9, 16), (7, 5), (321, 241), (1280, 720)]
+
+
+def test_letterbox_exhaustive_small_windows():
+    for frame_w, frame_h in FRAME_SIZES:
+        for window_w in range(1, 61):
+            for window_h in range(1, 61):
+                rect = letterbox(window_w, window_h, frame_w, frame_h)
+                assert 0 <= rect.x and 0 <= rect.y
+                assert rect.x + rect.width <= window_w and rect.y + rect.height <= window_h
+                assert rect.width >= 1 and rect.height >= 1
+                assert rect.width == window_w or rect.height == window_h  # one side fills
+                # centred: the two bars differ by at most one pixel, the extra one right/bottom
+                assert 0 <= (window_w - rect.x - rect.width) - rect.x <= 1
+                assert 0 <= (window_h - rect.y - rect.height) - rect.y <= 1
+                # aspect kept: the side computed from the other is off by at most half a pixel
+                error = abs(rect.height * frame_w - rect.width * frame_h) * 2
+                if min(rect.width, rect.height) > 1:
+                    assert error <= frame_w or error <= frame_h
+                    if rect.width < window_w:
+                        assert error <= frame_h
+                    if rect.height < window_h:
+                        assert error <= frame_w
+
+
+def test_letterbox_known_cases():
+    assert letterbox(1280, 720, 1280, 720) == Rect(0, 0, 1280, 720)
+    assert letterbox(800, 600, 1280, 720) == Rect(0, 75, 800, 450)
+    assert letterbox(1920, 1080, 640, 480) == Rect(240, 0, 1440, 1080)
+    assert letterbox(801, 600, 1280, 720) == Rect(0, 74, 801, 451)  # 450.56 rounds up; 149 = 74 + 75
+    assert letterbox(0, 600, 1280, 720) == Rect(0, 0, 0, 0)
+    assert letterbox(800, 600, 0, 0) == Rect(0, 0, 0, 0)
+
+
+# ---------------------------------------------------------------- colour (pure)
+
+def test_yuv_affine_maps_limited_range_extremes():
+    for colorspace in ("bt709", "bt601"):
+        matrix, offset = yuv_to_rgb_affine(colorspace)
+        def rgb(y, u, v):
+            return matrix @ (np.array([y, u, v]) / 255) + offset
+        np.testing.assert_allclose(rgb(235, 128, 128), [1, 1, 1], atol=1e-9)
+        np.testing.assert_allclose(rgb(16, 128, 128), [0, 0, 0], atol=1e-9)
+        assert rgb(81, 90, 240)[0] > 0.95  # a saturated red stays red
+    m709, _ = yuv_to_rgb_affine("bt709")
+    m601, _ = yuv_to_rgb_affine("bt601")
+    assert abs(m709[0, 2] - 1.7927) < 1e-3 and abs(m601[0, 2] - 1.5960) < 1e-3
+
+
+def test_yuv_affine_full_range_and_bad_name():
+    matrix, offset = yuv_to_rgb_affine("bt601", full_range=True)
+    np.testing.assert_allclose(matrix @ np.array([1.0, 128 / 255, 128 / 255]) + offset, [1, 1, 1],
+                               atol=1e-9)
+    with pytest.raises(ValueError):
+        yuv_to_rgb_affine("bt2020")
+
+
+def test_colorspace_for_size():
+    assert colorspace_for_size(1280, 720) == "bt709"
+    assert colorspace_for_size(1920, 1080) == "bt709"
+    assert colorspace_for_size(720, 576) == "bt601"
+    assert colorspace_for_size(640, 360) == "bt601"
+
+
+# ---------------------------------------------------------------- font and OSD layout (pure)
+
+def test_font_covers_printable_ascii_with_distinct_glyphs():
+    assert sorted(FONT_5X8) == [chr(c) for c in range(FIRST_CHAR, LAST_CHAR + 1)]
+    seen = {}
+    for char, pattern in FONT_5X8.items():
+        rows = pattern.split()
+        assert len(rows) == GLYPH_H and all(len(r) == GLYPH_W and set(r) <= {".", "#"}
+                                            for r in rows), char
+        assert pattern not in seen, f"{char!r} looks like {seen.get(pattern)!r}"
+        seen[pattern] = char
+    assert not glyph_bits(" ").any() and glyph_bits("H").sum() == 17
+    assert np.array_equal(glyph_bits("\u00e9"), glyph_bits("?"))
+
+
+def test_font_atlas_cells():
+    atlas = font_atlas()
+    assert atlas.dtype == np.uint8 and atlas.shape[0] % CELL_H == 0 and atlas.shape[1] % CELL_W == 0
+    cols = atlas.shape[1] // CELL_W
+    index = ord("A") - FIRST_CHAR
+    row, col = divmod(index, cols)
+    cell = atlas[row * CELL_H:(row + 1) * CELL_H, col * CELL_W:(col + 1) * CELL_W]
+    assert np.array_equal(cell[:GLYPH_H, :GLYPH_W] > 0, glyph_bits("A"))
+    assert not cell[GLYPH_H:].any() and not cell[:, GLYPH_W:].any()  # spacing stays clear
+
+
+def test_osd_layout():
+    assert osd_box([], 2) == Rect(0, 0, 0, 0) and len(osd_vertices([], 2)) == 0
+    lines = ["Interpolation: on", "x"]
+    box = osd_box(lines, 2)
+    assert box.width == 2 * (6 + 17 * CELL_W) and box.height == 2 * (6 + 2 * CELL_H)
+    vertices = osd_vertices(lines, 2)
+    visible_chars = sum(1 for line in lines for c in line if c != " ")
+    assert vertices.shape == ((1 + visible_chars) * VERTICES_PER_QUAD, OSD_FLOATS_PER_VERTEX)
+    xs, ys = vertices[:, 0], vertices[:, 1]
+    assert xs.min() == box.x and xs.max() == box.x + box.width
+    assert ys.min() == box.y and ys.max() == box.y + box.height
+    assert osd_scale_for(360) == 1 and osd_scale_for(720) == 2 and osd_scale_for(1080) == 3
+
+
+# ---------------------------------------------------------------- null vo and table
+
+def test_null_vo_counts_frames_and_wakes():
+    vo = open_video_output("null")
+    assert isinstance(vo, NullVideoOutput)
+    picture = np.zeros((4, 4, 3), np.uint8)
+    for i in range(5):
+        vo.show(picture, FrameMeta(pts=Fraction(i, 25), kind="interp" if i % 2 else "source"))
+    vo.show(None)  # a redraw is not a new frame
+    assert vo.frames_shown == 5 and vo.kinds == {"source": 3, "interp": 2}
+    assert vo.poll_events() == [] and vo.read_back() is None and vo.refresh_rate() is None
+    waker = threading.Timer(0.05, vo.wake)
+    waker.start()
+    assert vo.wait_events(30.0) == []  # returns on wake, long before the timeout
+    waker.join()
+    vo.close()
+
+
+def test_unknown_vo_is_a_config_error():
+    with pytest.raises(ConfigError, match="unknown video output 'vdpau'"):
+        open_video_output("vdpau")
+
+
+# ---------------------------------------------------------------- GL under Xvfb
+
+@pytest.fixture(scope="module")
+def display():
+    with xvfb_or_skip() as name, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DISPLAY", name)
+        patch.delenv("WAYLAND_DISPLAY", raising=False)
+        yield name
+
+
+@pytest.fixture
+def vo(display):
+    output = GpuVideoOutput(WindowConfig(width=1280, height=720, swap_interval=0), osd_scale=2)
+    try:
+        assert output.window.wait_for_size(1280, 720)
+        yield output
+    finally:
+        output.close()
+
+
+@pytest.mark.gl
+def test_rgb_frame_is_drawn_exactly(vo):
+    rgb = av_frame().to_ndarray(format="rgb24")
+    vo.show(rgb)
+    assert np.array_equal(vo.read_back(), rgb)
+
+
+@pytest.mark.gl
+def test_odd_width_and_padded_rows(vo):
+    vo.window.set_size(321, 241)
+    assert vo.window.wait_for_size(321, 241)
+    rgb = av_frame().to_ndarray(format="rgb24")
+    odd = rgb[100:341, 200:521]  # 321x241 view with 1280-pixel rows: uploaded without a copy
+    assert not odd.flags.c_contiguous
+    vo.show(odd)
+    assert np.array_equal(vo.read_back(), odd)
+    yuv = av_frame(width=321, height=241)
+    y, u, v = planes_copy(yuv)
+    assert u.shape == (121, 161)
+    vo.show(YuvPlanes(y, u, v, "bt709"))
+    got = vo.read_back()
+    assert psnr(got, reference_rgb(y, u, v, 0.2126, 0.0722)) >= MIN_PSNR_DB
+
+
+@pytest.mark.gl
+def test_textures_allocated_once_per_size(vo):
+    rgb = av_frame().to_ndarray(format="rgb24")
+    vo.show(rgb)
+    first = vo.renderer.texture_allocations
+    for _ in range(3):
+        vo.show(rgb)
+    assert vo.renderer.texture_allocations == first
+    vo.show(np.ascontiguousarray(rgb[:360, :640]))
+    assert vo.renderer.texture_allocations == first + 1
+
+
+@pytest.mark.gl
+@pytest.mark.parametrize("colorspace,kr,kb,size", [("bt709", 0.2126, 0.0722, None),
+                                                   ("bt601", 0.299, 0.114, (640, 360))])
+def test_yuv_planes_match_numpy_conversion(vo, colorspace, kr, kb, size):
+    frame = av_frame() if size is None else av_frame(width=size[0], height=size[1])
+    planes = planes_from_av_frame(frame, colorspace)  # zero-copy views, padded rows
+    if size is not None:
+        vo.window.set_size(*size)
+        assert vo.window.wait_for_size(*size)
+    vo.show(planes)
+    got = vo.read_back()
+    want = reference_rgb(planes.y, planes.u, planes.v, kr, kb)
+    assert got.shape == want.shape
+    assert psnr(got, want) >= MIN_PSNR_DB
+    # llvmpipe rounds the filtered chroma to 8 bits before the matrix (gain up to 2.1): a few
+    # values are off by up to 3, about 98% by at most 1 (measured)
+    diff = np.abs(got.astype(int) - want)
+    assert diff.max() <= MAX_YUV_ERROR and (diff <= 1).mean() > 0.95
+
+
+@pytest.mark.gl
+def test_letterbox_after_resize(vo):
+    rgb = av_frame().to_ndarray(format="rgb24")
+    rgb = np.maximum(rgb, 8)  # never black, so the image area is visible everywhere
+    for size in ((800, 600), (1000, 300), (999, 333)):
+        vo.window.set_size(*size)
+        assert vo.window.wait_for_size(*size)
+        vo.show(rgb)
+        got = vo.read_back()
+        assert got.shape == (size[1], size[0], 3)
+        rect = letterbox(size[0], size[1], 1280, 720)
+        inside = np.zeros(got.shape[:2], bool)
+        inside[rect.y:rect.y + rect.height, rect.x:rect.x + rect.width] = True
+        assert not got[~inside].any()  # bars are black
+        assert got[inside].max(axis=-1).min() > 0  # the picture fills its rectangle
+    events = vo.poll_events()
+    assert any(getattr(e, "width", None) == 999 for e in events)
+
+
+@pytest.mark.gl
+def test_osd_text_draws_only_in_its_box(vo):
+    lines = ["Interpolation: on", "fps 59.94 drop 0", "~{}|@#"]
+    box = osd_box(lines, 2)
+    black = np.zeros((720, 1280, 3), np.uint8)
+    vo.set_osd(lines)
+    vo.show(black)
+    got = vo.read_back()
+    white = (got == 255).all(axis=-1)
+    set_bits = sum(int(glyph_bits(c).sum()) for line in lines for c in line)
+    assert white.sum() == set_bits * 2 * 2  # every font pixel is 2x2 screen pixels
+    lit = got.any(axis=-1)
+    ys, xs = np.nonzero(lit)
+    assert ys.min() >= box.y and ys.max() < box.y + box.height
+    assert xs.min() >= box.x and xs.max() < box.x + box.width
+    # over real footage: outside the box untouched, inside darkened or lettered
+    rgb = av_frame().to_ndarray(format="rgb24")
+    vo.set_osd([])
+    vo.show(rgb)
+    plain = vo.read_back()
+    vo.set_osd(lines)
+    vo.show(None)
+    with_osd = vo.read_back()
+    outside = np.ones((720, 1280), bool)
+    outside[box.y:box.y + box.height, box.x:box.x + box.width] = False
+    assert np.array_equal(with_osd[outside], plain[outside])
+    assert (with_osd[~outside] != plain[~outside]).any(axis=-1).mean() > 0.9
+
+
+@pytest.mark.gl
+def test_show_none_redraws_and_read_back_needs_a_picture(vo):
+    assert vo.read_back() is None
+    rgb = av_frame().to_ndarray(format="rgb24")
+    vo.show(rgb)
+    vo.show(None)
+    assert vo.frames_shown == 1
+    assert np.array_equal(vo.read_back(), rgb)
+
+
+@pytest.mark.gl
+def test_bad_planes_are_rejected(vo):
+    y = np.zeros((240, 320), np.uint8)
+    with pytest.raises(ValueError, match="does not fit"):
+        vo.show(YuvPlanes(y, np.zeros((60, 80), np.uint8), np.zeros((120, 160), np.uint8)))
+    with pytest.raises(ValueError, match="uint8"):
+        vo.show(np.zeros((4, 4, 3), np.float32))
