@@ -44,6 +44,7 @@ class EngineConfig:
     model: str | None = None  # registry name or path to flownet.pkl / train_log folder
     model_dir: Path | None = None
     channels_last: bool = True
+    fuse_heads: bool = True
 
 
 def cpu_supports_bfloat16() -> bool:
@@ -129,13 +130,15 @@ class Interpolator:
     """IFNet on a device, with per-resolution caches. See the module docstring."""
 
     def __init__(self, device: str = "auto", dtype: str = "auto", model: str | None = None,
-                 model_dir: Path | None = None, channels_last: bool = True,
+                 model_dir: Path | None = None, channels_last: bool = True, fuse_heads: bool = True,
                  log: Callable[[str], None] | None = None) -> None:
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
         state = store.load(model, model_dir, log or (lambda m: print(m, file=sys.stderr, flush=True)))
         net = IFNet()
         net.load_state_dict(state, strict=True)
+        if fuse_heads:
+            net.fuse_heads()
         net.eval().requires_grad_(False)
         net.to(self.device)
         for block in net.blocks():
@@ -148,7 +151,7 @@ class Interpolator:
     @classmethod
     def from_config(cls, config: EngineConfig, log: Callable[[str], None] | None = None) -> Interpolator:
         return cls(device=config.device, dtype=config.dtype, model=config.model, model_dir=config.model_dir,
-                   channels_last=config.channels_last, log=log)
+                   channels_last=config.channels_last, fuse_heads=config.fuse_heads, log=log)
 
     # -- per-resolution cache -------------------------------------------------------------------
     def _resolution(self, height: int, width: int, scale: float) -> _Resolution:

@@ -63,28 +63,71 @@ class IFBlock(nn.Module):
             setattr(self, f"convblock{k}", nn.Sequential(_conv(width, width, 1), _conv(width, width, 1)))
         self.conv1 = _head(width, FLOW_CHANNELS)
         self.conv2 = _head(width, MASK_CHANNELS)
+        self.fused = False
 
-    def forward(self, planes: torch.Tensor, flow: torch.Tensor, level: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """``planes`` (N,7,H,W) and ``flow`` (N,4,H,W) at full size; returns flow and mask updates.
+    def fuse_heads(self) -> None:
+        """Run the flow and mask heads as one: the two first layers side by side (90 -> 2x45), the
+        two second layers as a grouped transposed convolution (the mask's group padded to 4 outputs
+        with zero weights). The same arithmetic in half the calls; the state dict is unchanged
+        (the fused tensors are non-persistent buffers). Call after loading weights."""
+        first = torch.cat((self.conv1[0].weight, self.conv2[0].weight), dim=1)
+        first_bias = torch.cat((self.conv1[0].bias, self.conv2[0].bias))
+        slope = torch.cat((self.conv1[1].weight, self.conv2[1].weight))
+        half = self.conv1[2].weight.shape[0]
+        mask_w = self.conv1[2].weight.new_zeros((half, FLOW_CHANNELS, 4, 4))
+        mask_w[:, :MASK_CHANNELS] = self.conv2[2].weight
+        second = torch.cat((self.conv1[2].weight, mask_w), dim=0)
+        mask_b = self.conv1[2].bias.new_zeros(FLOW_CHANNELS)
+        mask_b[:MASK_CHANNELS] = self.conv2[2].bias
+        second_bias = torch.cat((self.conv1[2].bias, mask_b))
+        for name, value in (("head_w0", first), ("head_b0", first_bias), ("head_slope", slope),
+                            ("head_w1", second), ("head_b1", second_bias)):
+            self.register_buffer(name, value.detach().clone(), persistent=False)
+        self.fused = True
 
-        Resizing happens in the inputs' dtype; the convolutions run in the block's weight dtype and
-        memory format (the engine may cast the blocks to bfloat16/float16 and channels_last).
+    def _heads(self, feat: torch.Tensor) -> torch.Tensor:
+        """Flow (4) and mask (1) channels of the heads, at 4x the feature size."""
+        if not self.fused:
+            return torch.cat((self.conv1(feat), self.conv2(feat)), dim=1)
+        x = F.conv_transpose2d(feat, self.head_w0, self.head_b0, stride=2, padding=1)
+        x = F.prelu(x, self.head_slope)
+        x = F.conv_transpose2d(x, self.head_w1, self.head_b1, stride=2, padding=1, groups=2)
+        return x[:, : FLOW_CHANNELS + MASK_CHANNELS]
+
+    def forward(self, warped: torch.Tensor, mask: torch.Tensor, flow: torch.Tensor,
+                level: float) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flow and mask updates, both passes of the ensemble averaged, at full size.
+
+        ``warped`` (2N,3,H,W) holds warped img0 over warped img1; ``mask`` (N,1,H,W), ``flow``
+        (N,4,H,W). Pass A sees (w0, w1, m, f), pass B (w1, w0, -m, f with halves swapped); both run
+        as one batch. Everything is resized to the level first (resizing is per channel, so
+        batching after it is the same arithmetic), and the ensemble is averaged before resizing
+        back. Resizing happens in the inputs' dtype; the convolutions run in the block's weight
+        dtype and memory format (the engine may cast blocks to bfloat16/float16, channels_last).
         """
+        n = mask.shape[0]
         if level != 1.0:
-            planes = F.interpolate(planes, scale_factor=1.0 / level, mode="bilinear", align_corners=False)
-            flow = F.interpolate(flow, scale_factor=1.0 / level, mode="bilinear", align_corners=False) / level
+            down = 1.0 / level
+            warped = F.interpolate(warped, scale_factor=down, mode="bilinear", align_corners=False)
+            mask = F.interpolate(mask, scale_factor=down, mode="bilinear", align_corners=False)
+            flow = F.interpolate(flow, scale_factor=down, mode="bilinear", align_corners=False) / level
+        w0, w1 = warped[:n], warped[n:]
+        x = torch.cat((torch.cat((w0, w1, mask, flow), dim=1),
+                       torch.cat((w1, w0, -mask, _swap_halves(flow)), dim=1)), dim=0)
         weight = self.conv0[0][0].weight
-        x = torch.cat((planes, flow), dim=1).to(dtype=weight.dtype)
+        x = x.to(dtype=weight.dtype)
         if weight.is_contiguous(memory_format=torch.channels_last):
             x = x.contiguous(memory_format=torch.channels_last)
         feat = self.conv0(x)
         for k in range(RESIDUAL_UNITS):
             feat = getattr(self, f"convblock{k}")(feat) + feat
-        d_flow = self.conv1(feat).to(dtype=planes.dtype, memory_format=torch.contiguous_format)
-        d_mask = self.conv2(feat).to(dtype=planes.dtype, memory_format=torch.contiguous_format)
+        out = self._heads(feat).to(dtype=warped.dtype, memory_format=torch.contiguous_format)
+        d_flow = (out[:n, :FLOW_CHANNELS] + _swap_halves(out[n:, :FLOW_CHANNELS])) * 0.5
+        d_mask = (out[:n, FLOW_CHANNELS:] - out[n:, FLOW_CHANNELS:]) * 0.5
         if level != 1.0:
-            d_flow = F.interpolate(d_flow, scale_factor=level, mode="bilinear", align_corners=False) * level
-            d_mask = F.interpolate(d_mask, scale_factor=level, mode="bilinear", align_corners=False)
+            both = F.interpolate(torch.cat((d_flow, d_mask), dim=1), scale_factor=level, mode="bilinear",
+                                 align_corners=False)
+            d_flow, d_mask = both[:, :FLOW_CHANNELS] * level, both[:, FLOW_CHANNELS:]
         return d_flow, d_mask
 
 
@@ -150,18 +193,14 @@ class IFNet(nn.Module):
             units = flow_to_grid_units(height, width, img0.device, img0.dtype)
         flow = img0.new_zeros((n, FLOW_CHANNELS, height, width))
         mask = img0.new_zeros((n, MASK_CHANNELS, height, width))
-        warped0, warped1 = img0, img1
+        images = torch.cat((img0, img1), dim=0)
+        warped = images
         for block, factor in zip(self.blocks(), LEVEL_FACTORS):
-            # Both passes of the block in one batch: (w0, w1, m | f) and (w1, w0, -m | swapped f).
-            planes = torch.cat(
-                (torch.cat((warped0, warped1, mask), dim=1), torch.cat((warped1, warped0, -mask), dim=1)), dim=0
-            )
-            flows = torch.cat((flow, _swap_halves(flow)), dim=0)
-            d_flow, d_mask = block(planes, flows, factor / scale)
-            flow = flow + (d_flow[:n] + _swap_halves(d_flow[n:])) * 0.5
-            mask = mask + (d_mask[:n] - d_mask[n:]) * 0.5
-            both = warp(torch.cat((img0, img1), dim=0), torch.cat((flow[:, 0:2], flow[:, 2:4]), dim=0), grid, units)
-            warped0, warped1 = both[:n], both[n:]
+            d_flow, d_mask = block(warped, mask, flow, factor / scale)
+            flow = flow + d_flow
+            mask = mask + d_mask
+            warped = warp(images, torch.cat((flow[:, 0:2], flow[:, 2:4]), dim=0), grid, units)
+        warped0, warped1 = warped[:n], warped[n:]
         alpha = torch.sigmoid(mask)
         middle = warped0 * alpha + warped1 * (1.0 - alpha)
         return IFNetOutput(flow=flow, mask=mask, middle=middle)
@@ -169,6 +208,11 @@ class IFNet(nn.Module):
     def load_published(self, state: dict[str, torch.Tensor]) -> None:
         """Load a published ``flownet.pkl`` state dict (``module.`` prefix, teacher block ignored)."""
         self.load_state_dict(network_state(state), strict=True)
+
+    def fuse_heads(self) -> None:
+        """Fuse each block's flow and mask heads (see ``IFBlock.fuse_heads``); after loading weights."""
+        for block in self.blocks():
+            block.fuse_heads()
 
 
 def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
