@@ -1,0 +1,214 @@
+"""config.py: rate and time parsing, TOML loading, the merge order and one-line errors."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import FrozenInstanceError, fields
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from rife_live.config import (
+    FIELD_SECTIONS,
+    SECTIONS,
+    Config,
+    apply_flags,
+    apply_toml,
+    load_config,
+    parse_rate,
+    parse_time,
+    user_config_path,
+)
+from rife_live.errors import ConfigError
+from rife_live.pipeline.scenes import SceneConfig
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_TOML = REPO / "configs" / "default.toml"
+
+
+# -- rates and times --------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("60", Fraction(60)),
+        (60, Fraction(60)),
+        ("60000/1001", Fraction(60000, 1001)),
+        ("59.94", Fraction(2997, 50)),  # the decimal exactly, not NTSC
+        (59.94, Fraction(2997, 50)),  # a TOML float is the decimal it was written as
+        ("23.976", Fraction(2997, 125)),
+        ("ntsc", Fraction(30000, 1001)),
+        ("NTSC-Film", Fraction(24000, 1001)),
+        (" 25 ", Fraction(25)),
+    ],
+)
+def test_parse_rate(value: object, expected: Fraction) -> None:
+    assert parse_rate(value) == expected
+
+
+@pytest.mark.parametrize("bad", ["0", "-30", "abc", "60/0", "1e9", "inf", True, [60], float("nan")])
+def test_parse_rate_rejects(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_rate(bad)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("90", Fraction(90)),
+        ("1:30", Fraction(90)),
+        ("0:01:30.5", Fraction(181, 2)),
+        ("1:01:01", Fraction(3661)),
+        ("2.25", Fraction(9, 4)),
+        (".5", Fraction(1, 2)),
+        ("0:00:00.1", Fraction(1, 10)),  # exact, not the float 0.1
+        (90, Fraction(90)),
+        (1.5, Fraction(3, 2)),
+    ],
+)
+def test_parse_time(value: object, expected: Fraction) -> None:
+    assert parse_time(value) == expected
+
+
+@pytest.mark.parametrize("bad", ["1:75", "1:60:00", "1:2:3:4", "-5", "1.5:30", "", "1:", "abc", -1, False])
+def test_parse_time_rejects(bad: object) -> None:
+    with pytest.raises(ValueError):
+        parse_time(bad)
+
+
+# -- the default file and the records ---------------------------------------------------------
+def test_default_toml_is_the_defaults_and_lists_every_key() -> None:
+    assert load_config(DEFAULT_TOML, user_config=False) == Config()
+    text = DEFAULT_TOML.read_text(encoding="utf-8")
+    for name in FIELD_SECTIONS:
+        assert re.search(rf"^#? ?{name.replace('_', '-')} =", text, re.MULTILINE), name
+    for section in SECTIONS:
+        assert f"[{section}]" in text
+
+
+def test_records_are_frozen_and_scenes_fit_scene_config() -> None:
+    config = Config()
+    with pytest.raises(FrozenInstanceError):
+        config.player.volume = 5  # type: ignore[misc]
+    scene = SceneConfig(**{f.name: getattr(config.scenes, f.name) for f in fields(config.scenes)})
+    assert scene == SceneConfig()
+
+
+# -- merging ----------------------------------------------------------------------------------
+def test_flags_parse_strings_and_typed_values() -> None:
+    config = apply_flags(Config(), {
+        "target-fps": "60000/1001", "scale": "0.5", "start": "1:30", "no-audio": True, "volume": "40",
+        "device": "CPU", "crf": "20", "path": "~/out.mp4", "mute": "yes", "montage": None,
+    })
+    assert config.video.target_fps == Fraction(60000, 1001)
+    assert config.video.scale == 0.5 and config.video.start == 90 and config.video.no_audio
+    assert config.player.volume == 40.0 and config.player.mute
+    assert config.engine.device == "cpu" and config.output.crf == 20
+    assert config.output.path == Path.home() / "out.mp4"
+    assert config.video.montage is False  # None: not given
+
+
+def test_target_fps_display() -> None:
+    assert apply_flags(Config(), {"target-fps": "display"}).video.target_fps == "display"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        ({"scale": "3"}, "--scale: 3 is not one of 0.25, 0.5, 1, 2, 4, auto"),
+        ({"volume": "101"}, "--volume: 101 is outside 0-100"),
+        ({"multi": "0"}, "--multi: 0 is outside 1-64"),
+        ({"multi": "2.5"}, "--multi: expected an integer"),
+        ({"exp": 7}, "--exp: 7 is outside 0-6"),
+        ({"device": "tpu"}, "--device: 'tpu' is not one of auto, cpu, cuda"),
+        ({"dtype": "int8"}, "--dtype: 'int8' is not one of auto, float32, bfloat16, float16"),
+        ({"vo": "x11"}, "--vo: 'x11' is not one of gpu, null"),
+        ({"rtsp-transport": "quic"}, "--rtsp-transport: 'quic' is not one of"),
+        ({"fullscreen": "maybe"}, "--fullscreen: expected true or false"),
+        ({"target-fps": "fast"}, "--target-fps: 'fast' is not a frame rate"),
+        ({"start": "1:75"}, "--start: '1:75' is not a time"),
+        ({"sclae": "1"}, "unknown option --sclae; did you mean '--scale'?"),
+        ({"multi": 2, "exp": 1}, "both set the output rate"),
+        ({"start": "10", "end": "5"}, "--end (5 s) must be after --start (10 s)"),
+    ],
+)
+def test_flag_errors_are_one_line_and_name_the_flag(flags: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(flags=flags, user_config=False)
+    assert message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_later_rate_choice_replaces_the_earlier_one(tmp_path: Path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text("[video]\ntarget-fps = 60\n", encoding="utf-8")
+    config = load_config(conf, {"multi": "3"}, user_config=False)
+    assert config.video.multi == 3 and config.video.target_fps is None and config.video.exp is None
+
+
+def test_merge_order_defaults_user_file_flags(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    user = user_config_path()
+    assert user == tmp_path / "xdg" / "rife-live" / "rife-live.toml"
+    user.parent.mkdir(parents=True)
+    user.write_text('[player]\nvolume = 30\nvo = "null"\nmute = true\n[output]\ncrf = 22\n', encoding="utf-8")
+    given = tmp_path / "given.toml"
+    given.write_text("[player]\nvolume = 50\n[output]\ncrf = 24\n", encoding="utf-8")
+    config = load_config(given, {"crf": "26"})
+    assert config.player.volume == 50.0  # --config over the user file
+    assert config.player.vo == "null" and config.player.mute  # the user file over the defaults
+    assert config.output.crf == 26  # flags over everything
+    assert config.engine == Config().engine  # untouched sections keep their defaults
+    assert load_config(given, user_config=False).player.vo == "gpu"
+
+
+def test_toml_underscore_spelling_and_exact_numbers(tmp_path: Path) -> None:
+    conf = tmp_path / "c.toml"
+    conf.write_text('[video]\ntarget_fps = "24000/1001"\nfps = 23.976\nend = "0:00:10.04"\nscale = 1\n',
+                    encoding="utf-8")
+    video = load_config(conf, user_config=False).video
+    assert video.target_fps == Fraction(24000, 1001)
+    assert video.fps == Fraction(2997, 125)
+    assert video.end == Fraction(251, 25) and video.scale == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[vidoe]\nscale = 1\n", "unknown section [vidoe] (sections: video, engine, scenes, player, output); "
+                                 "did you mean 'video'?"),
+        ("[video]\nscael = 1\n", "unknown key [video] scael"),
+        ("scale = 1\n", "'scale' must be under a [video] section"),
+        ("[player]\nvolume = true\n", "[player] volume: expected a number, not true"),
+        ("[player]\nvolume = [1]\n", "[player] volume: expected a number, not list"),
+        ("[player]\nfullscreen = 1\n", "[player] fullscreen: expected true or false, not 1"),
+        ("[output]\ncrf = 18.5\n", "[output] crf: expected an integer, not 18.5"),
+        ("[video]\nmulti = 2\nexp = 1\n", "both set the output rate"),
+        ("[video]\nno-audio = true\nno_audio = false\n", "set twice"),
+        ("[video\n", "not valid TOML"),
+    ],
+)
+def test_toml_errors_name_file_and_key(tmp_path: Path, text: str, message: str) -> None:
+    conf = tmp_path / "bad.toml"
+    conf.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(conf, user_config=False)
+    assert str(conf) in str(info.value) and message in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_config_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.toml", user_config=False)
+
+
+def test_apply_toml_takes_a_parsed_mapping() -> None:
+    config = apply_toml(Config(), {"engine": {"dtype": "bfloat16", "model-dir": "/tmp/m"}}, "inline")
+    assert config.engine.dtype == "bfloat16" and config.engine.model_dir == Path("/tmp/m")
+
+
+def test_validate_catches_records_built_by_hand() -> None:
+    from rife_live.config import VideoOptions, validate
+
+    with pytest.raises(ConfigError, match="give only one output rate"):
+        validate(Config(video=VideoOptions(multi=2, exp=1)))
