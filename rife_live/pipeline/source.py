@@ -479,7 +479,7 @@ def _probe_first_frame(source: Source) -> av.VideoFrame:
                 source.corrupt_packets += 1
                 continue
             if frames:
-                source._pending.extend(frames[1:])
+                source._pending.extend(frames)  # items() hands them out, the first one first
                 return frames[0]
     except av.error.ExitError as exc:
         raise InputError(f"no video from {source.target} within {source.options.timeout_s:g} s") from exc
@@ -514,7 +514,6 @@ def _describe(source: Source, first: av.VideoFrame) -> None:
     if source.audio_stream is not None:
         ctx = source.audio_stream.codec_context
         source.audio = AudioInfo(sample_rate=ctx.sample_rate, channels=ctx.channels, codec=ctx.name)
-    source._pending.append(first)
 
 
 # --- reconnecting -------------------------------------------------------------------------------
