@@ -197,7 +197,8 @@ class _GlfwErrors:
         self.last: str | None = None
 
     def __call__(self, code: int, description: bytes) -> None:
-        self.last = f"{description.decode(errors='replace')} (GLFW error {code:#x})"
+        text = " ".join(description.decode(errors="replace").split())  # keep it one line
+        self.last = f"{text} (GLFW error {code:#x})"
 
     def message(self, fallback: str) -> str:
         return self.last or fallback
