@@ -30,11 +30,6 @@ from pathlib import Path
 from typing import Any, Union
 
 from rife_live.errors import ConfigError
-from rife_live.pipeline.scenes import (
-    DEFAULT_CUT_MAX_SIMILARITY,
-    DEFAULT_CUT_MIN_MEAN_DIFF,
-    DEFAULT_STATIC_MAX_CELL_DIFF,
-)
 from rife_live.pipeline.source import RTSP_TRANSPORTS
 
 if sys.version_info >= (3, 11):
@@ -60,6 +55,7 @@ VOLUME_RANGE = (0.0, 100.0)
 CRF_RANGE = (0, 63)  # x264/x265 use 0-51, VP9/AV1 0-63; the encoder checks its own range
 LUMA_RANGE = (0.0, 255.0)
 SIMILARITY_RANGE = (-1.0, 1.0)
+HIST_DISTANCE_RANGE = (0.0, 1.0)
 SECONDS_PER_MINUTE = 60
 MINUTES_PER_HOUR = 60
 MAX_TIME_FIELDS = 3  # h:m:s
@@ -98,13 +94,19 @@ class EngineOptions:
 
 @dataclass(frozen=True)
 class ScenesOptions:
-    """Field for field ``pipeline.scenes.SceneConfig``: ``SceneConfig(**asdict(options))``."""
+    """The fields of ``pipeline.scenes.SceneConfig``; a threshold left None keeps the measured
+    default that scenes.py declares: ``SceneConfig(**options.given())``."""
 
     detect_static: bool = True
     detect_cuts: bool = True
-    static_max_cell_diff: float = DEFAULT_STATIC_MAX_CELL_DIFF
-    cut_max_similarity: float = DEFAULT_CUT_MAX_SIMILARITY
-    cut_min_mean_diff: float = DEFAULT_CUT_MIN_MEAN_DIFF
+    static_max_cell_diff: float | None = None  # luma levels, 0-255
+    cut_min_mean_diff: float | None = None  # luma levels, 0-255
+    cut_max_similarity: float | None = None  # -1..1
+    cut_min_hist_distance: float | None = None  # 0-1
+
+    def given(self) -> dict[str, Any]:
+        """The fields that are set (not None), as keyword arguments."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
 @dataclass(frozen=True)
@@ -321,6 +323,7 @@ PARSERS: Mapping[str, Callable[[object], Any]] = {
     "static_max_cell_diff": _in_range(_number, *LUMA_RANGE),
     "cut_max_similarity": _in_range(_number, *SIMILARITY_RANGE),
     "cut_min_mean_diff": _in_range(_number, *LUMA_RANGE),
+    "cut_min_hist_distance": _in_range(_number, *HIST_DISTANCE_RANGE),
     "fullscreen": _bool,
     "volume": _in_range(_number, *VOLUME_RANGE),
     "mute": _bool,

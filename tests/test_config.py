@@ -13,6 +13,7 @@ from rife_live.config import (
     FIELD_SECTIONS,
     SECTIONS,
     Config,
+    ScenesOptions,
     apply_flags,
     apply_toml,
     load_config,
@@ -21,8 +22,6 @@ from rife_live.config import (
     user_config_path,
 )
 from rife_live.errors import ConfigError
-from rife_live.pipeline.scenes import SceneConfig
-
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TOML = REPO / "configs" / "default.toml"
 
@@ -86,12 +85,20 @@ def test_default_toml_is_the_defaults_and_lists_every_key() -> None:
         assert f"[{section}]" in text
 
 
-def test_records_are_frozen_and_scenes_fit_scene_config() -> None:
+def test_records_are_frozen() -> None:
     config = Config()
     with pytest.raises(FrozenInstanceError):
         config.player.volume = 5  # type: ignore[misc]
-    scene = SceneConfig(**{f.name: getattr(config.scenes, f.name) for f in fields(config.scenes)})
-    assert scene == SceneConfig()
+
+
+def test_scenes_options_fit_scene_config() -> None:
+    from rife_live.pipeline.scenes import SceneConfig
+
+    assert {f.name for f in fields(SceneConfig)} == {f.name for f in fields(ScenesOptions)}
+    assert SceneConfig(**Config().scenes.given()) == SceneConfig()  # unset: scenes.py's defaults
+    tuned = apply_flags(Config(), {"cut-max-similarity": "0.2", "detect-static": "no"}).scenes
+    assert tuned.given() == {"detect_static": False, "detect_cuts": True, "cut_max_similarity": 0.2}
+    assert SceneConfig(**tuned.given()).cut_max_similarity == 0.2
 
 
 # -- merging ----------------------------------------------------------------------------------
