@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import os
+import signal
+import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -13,6 +16,7 @@ import pytest
 from rife_live.errors import ConfigError, OutputError
 from rife_live.frames import FrameMeta
 from rife_live.sinks import Sink, SinkSpec, kind_for_output, open_sink
+from rife_live.sinks.base import deferred_interrupt
 from rife_live.sinks.encoder import EncoderSink
 from rife_live.sinks.null import NullSink
 from rife_live.sinks.png import PngFolderSink, frame_name
@@ -136,3 +140,30 @@ def test_png_folder_leaves_no_partial_files(tmp_path: Path) -> None:
     assert sorted(os.listdir(tmp_path / "f")) == [frame_name(k) for k in range(3)]
     with pytest.raises(ValueError, match="closed"):
         sink.write(media.pattern_frame(W, H, 3), meta(3))
+
+
+# --- Ctrl+C held back over a critical section ---------------------------------------------------
+
+
+def test_deferred_interrupt_delivers_after_block() -> None:
+    reached_end = False
+    with pytest.raises(KeyboardInterrupt):
+        with deferred_interrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.01)  # a point where Python would normally raise
+            reached_end = True
+    assert reached_end
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_deferred_interrupt_off_main_thread_is_plain() -> None:
+    seen: list[bool] = []
+
+    def body() -> None:
+        with deferred_interrupt():
+            seen.append(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+
+    worker = threading.Thread(target=body)
+    worker.start()
+    worker.join()
+    assert seen == [True]

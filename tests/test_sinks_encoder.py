@@ -128,6 +128,8 @@ def test_bad_container_and_codec(tmp_path: Path) -> None:
         open_sink(SinkSpec("encoder", tmp_path / "a.mp4", vcodec="aac"))
     with pytest.raises(OutputError, match="pix_fmt"):
         open_sink(SinkSpec("encoder", tmp_path / "a.mp4", pix_fmt="pal8"))
+    with pytest.raises(OutputError, match="libx264 refuses its options.*preset=sluggish"):
+        open_sink(SinkSpec("encoder", tmp_path / "a.mp4", preset="sluggish"))
     assert not list(tmp_path.iterdir()), "a refused output must leave no file behind"
 
 
@@ -240,6 +242,32 @@ def test_stereo_aac_source_into_every_container(tmp_path: Path, media_cache) -> 
         assert codec == want, ext
         assert 0 <= start < 1 / rate, ext
         assert abs(end - frames / rate) <= 1 / rate, ext
+
+
+def make_mp3_source(path: Path, seconds: int = 1) -> Path:
+    """An audio-only Matroska file with MP3 (decoder name "mp3float", codec "mp3")."""
+    with av.open(str(path), "w") as c:
+        stream = c.add_stream("libmp3lame", rate=BBB_AUDIO_RATE, layout="stereo")
+        stream.codec_context.format = "fltp"
+        c.start_encoding()
+        step = stream.codec_context.frame_size
+        for offset in range(0, seconds * BBB_AUDIO_RATE, step):
+            frame = av.AudioFrame.from_ndarray(media.tone(step, 2, offset=offset), format="fltp", layout="stereo")
+            frame.sample_rate = BBB_AUDIO_RATE
+            frame.pts = offset
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode(None))
+    return path
+
+
+def test_mp3_source_copied_or_reencoded(tmp_path: Path) -> None:
+    src = make_mp3_source(tmp_path / "mp3.mkv")
+    rate = Fraction(30)
+    for ext, want in ((".mp4", "mp3"), (".webm", "opus")):
+        path = encode(tmp_path / f"m{ext}", 24, rate, audio_from=src)
+        codec, start, end = audio_span(path)
+        assert codec.startswith(want), ext  # the mp3 decoder is called "mp3float"
+        assert 0 <= start < 1 / rate and abs(end - Fraction(24, 30)) <= 1 / rate, ext
 
 
 def test_audio_ends_with_short_source(tmp_path: Path, media_cache) -> None:

@@ -24,7 +24,9 @@ def kind_for_output(path: Path) -> str:
     if path.suffix.lower() in CONTAINERS:
         return "encoder"
     names = ", ".join(CONTAINERS)
-    raise OutputError(f"cannot write {path.name}: unsupported container {path.suffix!r} (use {names}, or a folder for PNGs)")
+    raise OutputError(
+        f"cannot write {path.name}: unsupported container {path.suffix!r} (use {names}, or a folder for PNGs)"
+    )
 
 
 def open_sink(spec: SinkSpec) -> Sink:

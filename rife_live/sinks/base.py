@@ -7,11 +7,15 @@ frames, for benchmarks). ``open_sink`` (in ``rife_live.sinks``) picks one from a
 
 from __future__ import annotations
 
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -41,7 +45,7 @@ class SinkSpec:
     crf: int | None = None
     preset: str | None = None
     pix_fmt: str = "yuv420p"
-    audio_from: str | None = None
+    audio_from: str | Path | None = None
     slowmo: bool = False
     png_bit_depth: int = 8
 
@@ -144,3 +148,32 @@ def ensure_writable_dir(path: Path) -> None:
             pass
     except OSError as e:
         raise OutputError(f"cannot write frames into {path}: {e.strerror or e}") from e
+
+
+@contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold Ctrl+C (SIGINT) back until the block ends, then deliver it as usual.
+
+    A sink's write or close must not stop between handing a frame to the encoder and muxing the
+    packets it returned: the file would lose frames it has counted. Python raises KeyboardInterrupt
+    only in the main thread, so elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+    if not callable(previous):  # SIG_IGN, SIG_DFL or a handler set outside Python: leave it alone
+        yield
+        return
+    caught: list[tuple[int, FrameType | None]] = []
+
+    def hold(signum: int, frame: FrameType | None) -> None:
+        caught.append((signum, frame))
+
+    signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        if caught:
+            previous(*caught[0])

@@ -15,12 +15,15 @@ video advances (no queue between threads; libavformat interleaves the two stream
 the source range [first frame's pts, + video duration), shifted to start at 0 like the video:
 stream-copied when the container accepts the codec (the first packet starting at or after the
 first frame's pts; the last one whose middle lies before the video's end), otherwise decoded,
-trimmed to the sample and re-encoded (Opus for .webm, AAC for mp4/mov). A slow-motion export
-(``spec.slowmo``) and a live (URL) input get no audio, with a one-line notice.
+trimmed to the sample and re-encoded (Opus for .webm, AAC for mp4/mov). A copied track ends within
+half an audio packet of the video (10.7 ms for AAC at 48 kHz: inside one frame up to ~90 fps); a
+re-encoded one ends on the video's last sample. The source audio is taken as continuous (gaps
+inside it are not re-timed). A slow-motion export (``spec.slowmo``) and a live (URL) input get no
+audio, with a one-line notice (logger ``rife_live.sinks.encoder``).
 
 ``close()`` flushes the encoders and writes the trailer after a normal end, an error or a
-KeyboardInterrupt: the file then holds every frame written so far. An interrupt that lands between
-the encoder returning packets and their muxing loses at most those packets.
+KeyboardInterrupt: the file then holds every frame written so far. Ctrl+C is held back while a
+frame is between the encoder and the muxer (``deferred_interrupt``), so the count and the file agree.
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from av.video.reformatter import ColorRange, Colorspace
 
 from rife_live.errors import InputError, OutputError
 from rife_live.frames import FrameMeta
-from rife_live.sinks.base import SinkBase, SinkSpec, check_writable_file
+from rife_live.sinks.base import SinkBase, SinkSpec, check_writable_file, deferred_interrupt
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,11 @@ DEFAULT_VCODEC_OTHER = "libx264"
 # Constant-quality defaults (a visually lossless export, not an archive).
 DEFAULT_CRF = {"libx264": 18, "libx265": 20, "libvpx-vp9": 31, "libaom-av1": 30, "libsvtav1": 30}
 # VP9 is in constant-quality mode only with a zero bit rate; row-mt and cpu-used keep it usable.
-EXTRA_VIDEO_OPTIONS = {"libvpx-vp9": {"b": "0", "row-mt": "1", "cpu-used": "4"}}
+EXTRA_VIDEO_OPTIONS = {
+    "libvpx-vp9": {"b": "0", "row-mt": "1", "cpu-used": "4"},
+    "libx265": {"x265-params": "log-level=error"},  # x265 prints its settings by default
+}
+PROBE_SIZE = 64  # encoder options are checked at open time on a tiny throwaway encoder
 # Video encoders offered in error messages, when this FFmpeg has them and the container holds them.
 KNOWN_VIDEO_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1", "mpeg4", "ffv1")
 AUDIO_TRANSCODE_CODEC = {"webm": "libopus", "matroska": "libopus", "mp4": "aac", "mov": "aac"}
@@ -106,7 +113,9 @@ def resolve_video(spec: SinkSpec, container: av.container.OutputContainer, fmt: 
     codec = _encoder(name, "video")
     if codec.canonical_name not in container.supported_codecs:
         usable = ", ".join(_supported_encoders(container)) or "none known"
-        raise OutputError(f"the {fmt} container cannot hold {codec.canonical_name} video ({name}); use one of: {usable}")
+        raise OutputError(
+            f"the {fmt} container cannot hold {codec.canonical_name} video ({name}); use one of: {usable}"
+        )
     pix_fmts = [f.name for f in (codec.video_formats or [])]
     if pix_fmts and spec.pix_fmt not in pix_fmts:
         raise OutputError(f"{name} cannot encode pix_fmt {spec.pix_fmt} (it takes {', '.join(pix_fmts)})")
@@ -116,7 +125,24 @@ def resolve_video(spec: SinkSpec, container: av.container.OutputContainer, fmt: 
         options["crf"] = str(crf)
     if spec.preset is not None:
         options["preset"] = spec.preset
-    return VideoSettings(name, spec.pix_fmt, options)
+    settings = VideoSettings(name, spec.pix_fmt, options)
+    _probe_encoder(settings, Fraction(spec.rate))
+    return settings
+
+
+def _probe_encoder(settings: VideoSettings, rate: Fraction) -> None:
+    """Open the encoder once with these options so a bad preset or option fails at open time."""
+    ctx = av.CodecContext.create(settings.codec, "w")
+    ctx.width = ctx.height = PROBE_SIZE
+    ctx.pix_fmt = settings.pix_fmt
+    ctx.time_base = 1 / rate
+    ctx.framerate = rate
+    ctx.options = dict(settings.options)
+    try:
+        ctx.open()
+    except av.FFmpegError as e:
+        shown = " ".join(f"{k}={v}" for k, v in settings.options.items())
+        raise OutputError(f"{settings.codec} refuses its options ({shown}): {e.strerror or e}") from e
 
 
 def even_padding(width: int, height: int, pix_fmt: str) -> tuple[int, int]:
@@ -332,6 +358,7 @@ class EncoderSink(SinkBase):
         self._audio: _AudioCopy | _AudioTranscode | None = None
         self._pad = (0, 0)
         self._pending: list[av.Packet] = []  # encoded, not yet muxed (survives an interrupt)
+        self._start_error: OutputError | None = None
 
     @staticmethod
     def _open_audio_source(spec: SinkSpec) -> av.container.InputContainer | None:
@@ -340,13 +367,14 @@ class EncoderSink(SinkBase):
         if spec.slowmo:
             log.warning("audio: not exported: a slow-motion export (--fps) changes the timing")
             return None
-        if URL_MARK in spec.audio_from:
+        name = str(spec.audio_from)
+        if URL_MARK in name:
             log.warning("audio: not exported: audio from live inputs is not supported yet")
             return None
         try:
-            source = av.open(spec.audio_from)
+            source = av.open(name)
         except (av.FFmpegError, OSError) as e:
-            raise InputError(f"cannot open {spec.audio_from} for its audio: {e}") from e
+            raise InputError(f"cannot open {name} for its audio: {e}") from e
         if not source.streams.audio:
             source.close()
             return None
@@ -367,13 +395,15 @@ class EncoderSink(SinkBase):
         ctx.color_primaries = COLOR_TAG_BT709
         ctx.color_trc = COLOR_TAG_BT709
         ctx.color_range = COLOR_RANGE_LIMITED
-        self._video = stream
-        if self._audio_source is not None:
-            self._audio = self._make_audio(self._audio_source, origin)
         try:
+            if self._audio_source is not None:
+                self._audio = self._make_audio(self._audio_source, origin)
             self._container.start_encoding()
         except av.FFmpegError as e:
-            raise OutputError(f"cannot start encoding {self.path.name}: {e}") from e
+            self._audio = None  # close() then finds nothing started and removes the placeholder
+            self._start_error = OutputError(f"cannot start encoding {self.path.name}: {e}")
+            raise self._start_error from e
+        self._video = stream
         if isinstance(self._audio, _AudioTranscode):
             self._audio.started()
 
@@ -385,16 +415,19 @@ class EncoderSink(SinkBase):
                 source.seek(round(origin / in_stream.time_base), stream=in_stream)
             except av.FFmpegError as e:
                 log.warning("audio: cannot seek the source audio (%s); reading it from the start", e)
-        if in_stream.codec_context.name in self._container.supported_codecs:
+        source_codec = in_stream.codec_context.codec.canonical_name  # "mp3", not the decoder's "mp3float"
+        if source_codec in self._container.supported_codecs:
             return _AudioCopy(source, in_stream, self._container, origin)
         codec = AUDIO_TRANSCODE_CODEC[self._format]
-        log.info("audio: re-encoding %s as %s for %s", in_stream.codec_context.name, codec, self._format)
+        log.info("audio: re-encoding %s as %s for %s", source_codec, codec, self._format)
         return _AudioTranscode(source, in_stream, self._container, codec, origin)
 
     def write(self, image: np.ndarray, meta: FrameMeta) -> None:
         if self._closed:
             raise ValueError("write on a closed sink")
         image = self._check_image(image)
+        if self._start_error is not None:
+            raise self._start_error
         if self._video is None:
             self._start(image.shape[1], image.shape[0], meta.pts)
         assert self._video is not None
@@ -406,11 +439,12 @@ class EncoderSink(SinkBase):
         frame.time_base = 1 / self.rate
         frame.duration = VIDEO_FRAME_DURATION
         try:
-            self._pending = self._video.encode(frame)
-            self._mux_pending()
-            self._count += 1
-            if self._audio is not None:
-                self._audio.advance(self._count / self.rate)
+            with deferred_interrupt():
+                self._pending = self._video.encode(frame)
+                self._count += 1
+                self._mux_pending()
+                if self._audio is not None:
+                    self._audio.advance(self._count / self.rate)
         except av.FFmpegError as e:
             raise OutputError(f"cannot write {self.path.name}: {e}") from e
 
@@ -420,11 +454,20 @@ class EncoderSink(SinkBase):
             self._pending.pop(0)
 
     def close(self) -> None:
-        """Flush the encoders and write the trailer; always closes the file, even if a step fails."""
+        """Flush the encoders and write the trailer; always closes the file, even if a step fails.
+
+        Ctrl+C during close is held back until the file is complete, then delivered.
+        """
         if self._closed:
             return
         self._closed = True
-        failure: BaseException | None = None
+        with deferred_interrupt():
+            failure = self._finalize()
+        if failure is not None:
+            raise OutputError(f"cannot finish {self.path.name}: {failure}") from failure
+
+    def _finalize(self) -> av.FFmpegError | None:
+        failure: av.FFmpegError | None = None
         try:
             if self._video is not None:
                 self._mux_pending()
@@ -445,5 +488,4 @@ class EncoderSink(SinkBase):
                 # Nothing was ever written: remove the empty placeholder rather than leave junk.
                 self.path.unlink(missing_ok=True)
                 log.warning("output: no frames were written; %s not created", self.path.name)
-        if failure is not None:
-            raise OutputError(f"cannot finish {self.path.name}: {failure}") from failure
+        return failure

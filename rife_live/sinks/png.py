@@ -14,7 +14,7 @@ import numpy as np
 
 from rife_live.errors import OutputError
 from rife_live.frames import FrameMeta
-from rife_live.sinks.base import SinkBase, ensure_writable_dir
+from rife_live.sinks.base import SinkBase, deferred_interrupt, ensure_writable_dir
 
 FRAME_NAME_DIGITS = 8
 PNG_SUFFIX = ".png"
@@ -95,8 +95,9 @@ class PngFolderSink(SinkBase):
             raise ValueError("write on a closed sink")
         image = self._check_image(image, dtypes=(np.uint8, np.uint16))
         data = self._encoder.encode(image)
-        write_file_atomically(self.folder / frame_name(self._count), data)
-        self._count += 1
+        with deferred_interrupt():  # the file on disk and the count stay in step
+            write_file_atomically(self.folder / frame_name(self._count), data)
+            self._count += 1
 
     def close(self) -> None:
         # Each frame is complete on disk once write() returns: nothing to flush.
