@@ -253,3 +253,5 @@ def test_close_stops_callbacks_and_wakes_a_blocked_producer() -> None:
     time.sleep(0.1)
     assert out.callbacks == count  # miniaudio's thread is stopped
     out.close()  # idempotent
+    with pytest.raises(OutputError):
+        out.start()

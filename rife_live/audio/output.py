@@ -269,6 +269,8 @@ class AudioOutput:
     def start(self) -> None:
         """Start the device: the clock runs from here (frozen until the first samples play)."""
         with self._lock:
+            if self._device is None:
+                raise OutputError("audio: the output was closed and cannot be started again")
             if self._running:
                 return
             self._running = True
