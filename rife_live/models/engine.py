@@ -176,6 +176,7 @@ class Interpolator:
         return res
 
     # -- frames in --------------------------------------------------------------------------------
+    @torch.inference_mode()
     def prepare(self, image: Frame, scale: float = 1.0) -> PreparedFrame:
         """Convert an HxWx3 uint8 frame into a padded network input (one of the cached buffers)."""
         height, width = _check_frame(image)
