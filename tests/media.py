@@ -213,6 +213,7 @@ def make_clip(
     source: str = "bbb",
     start: int = 0,
     color_tag: str | None = None,
+    codec_options: dict[str, str] | None = None,
 ) -> Path:
     """A clip of ``frames`` frames at ``fps`` (pts k/fps) from bbb footage or a synthetic pattern.
 
@@ -230,6 +231,7 @@ def make_clip(
         audio_channels=audio_channels,
         rotation=rotation,
         color_tag=color_tag,
+        options=codec_options,
     )
 
 
@@ -315,6 +317,20 @@ def make_truncated(src: Path | str, dst: Path | str, *, fraction: float = 0.5) -
     data = Path(src).read_bytes()
     dst = Path(dst)
     dst.write_bytes(data[: int(len(data) * fraction)])
+    return dst
+
+
+TS_PACKET = 188  # MPEG-TS packet size
+
+
+def make_mid_stream_join(src: Path | str, dst: Path | str, *, fraction: float = 0.5) -> Path:
+    """The tail of an MPEG-TS file from ``fraction`` of its bytes (on a TS packet boundary): what a
+    receiver sees when it joins a live stream mid-way. The first video packets reference headers
+    it never got and fail to decode until the next keyframe (give ``src`` a short GOP)."""
+    data = Path(src).read_bytes()
+    cut = int(len(data) * fraction) // TS_PACKET * TS_PACKET
+    dst = Path(dst)
+    dst.write_bytes(data[cut:])
     return dst
 
 
