@@ -126,8 +126,8 @@ class PlayerOptions:
 class OutputOptions:
     path: Path | None = None  # encoded video file
     png_dir: Path | None = None  # or a folder of PNG frames
-    vcodec: str = "libx264"
-    crf: int = 18
+    vcodec: str | None = None  # None: the container's default (H.264; VP9 for webm)
+    crf: int | None = None  # None: the encoder's default for rife-live (x264: 18)
     stats_json: Path | None = None
 
 

@@ -1,0 +1,162 @@
+"""A session: builds the stages, owns their threads, drains and shuts them down.
+
+Export mode (``rife-play INPUT -o OUT``): decode thread -> ring A -> interpolation thread ->
+ring B -> the sink on the calling thread. Every output frame is written, in order; the output is
+finalized on normal end, on error and on Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+from rife_live.config import AUTO, Config
+from rife_live.errors import ConfigError
+from rife_live.models.engine import Interpolator
+from rife_live.pipeline.decode import DecodeOptions, DecodeThread, make_frame_ring
+from rife_live.pipeline.interpolate import InterpolateOptions, InterpolateThread, make_output_ring
+from rife_live.pipeline.ring import RingClosed
+from rife_live.pipeline.scenes import SceneConfig
+from rife_live.pipeline.source import Source, SourceOptions, open_source
+from rife_live.sinks import SinkSpec, kind_for_output, open_sink
+from rife_live.stats import progress_line, write_stats_json
+from rife_live.timing import expected_output_count, rate_for_exp, rate_for_multi
+
+RING_A_SLOTS = 6  # source frames: the pair being interpolated plus decode-ahead
+RING_B_SLOTS = 8  # output frames waiting for the sink
+POLL_S = 0.1
+JOIN_TIMEOUT_S = 5.0
+PROGRESS_INTERVAL_S = 0.25
+AUTO_SCALE_MAX_PIXELS = 1920 * 1088  # auto flow scale: 1.0 up to 1080p, 0.5 above (the original's --UHD)
+AUTO_SCALE_LARGE = 0.5
+DEFAULT_MULTI = 2  # without a rate option the output rate is twice the source rate
+
+Log = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    frames: int
+    rate: Fraction
+    interrupted: bool
+    stats: dict[str, object]
+
+
+def resolve_rate(config: Config, source_fps: Fraction | None) -> Fraction:
+    """The output frame rate from --target-fps / --multi / --exp (default: twice the source)."""
+    video = config.video
+    if isinstance(video.target_fps, Fraction):
+        return video.target_fps
+    if video.target_fps == "display":
+        raise ConfigError("--target-fps display needs the live player; give a number for an export")
+    if source_fps is None:
+        raise ConfigError("the input does not state its frame rate: give --target-fps")
+    if video.exp is not None:
+        return rate_for_exp(source_fps, video.exp)
+    return rate_for_multi(source_fps, video.multi if video.multi is not None else DEFAULT_MULTI)
+
+
+def resolve_scale(scale: float | str, width: int, height: int) -> float:
+    """The flow scale; ``auto``: 1.0 up to 1080p, 0.5 above."""
+    if scale == AUTO:
+        return 1.0 if width * height <= AUTO_SCALE_MAX_PIXELS else AUTO_SCALE_LARGE
+    return float(scale)
+
+
+def _sink_spec(config: Config, source: Source, rate: Fraction) -> SinkSpec:
+    out = config.output
+    if out.png_dir is not None:
+        kind, path = "png", out.png_dir
+    else:
+        kind, path = kind_for_output(out.path), out.path
+    slowmo = config.video.fps is not None
+    audio = (source.audio is not None and not config.video.no_audio and kind == "encoder")
+    return SinkSpec(kind=kind, path=path, rate=config.video.fps if slowmo else rate, vcodec=out.vcodec, crf=out.crf,
+                    audio_from=source.target if audio else None, slowmo=slowmo)
+
+
+def _expected_frames(source: Source, config: Config, rate: Fraction) -> int | None:
+    video = source.video
+    if source.is_live or video.fps is None or video.frame_count is None:
+        return None
+    return expected_output_count(video.frame_count, video.fps, rate, start=config.video.start, end=config.video.end)
+
+
+def export(config: Config, target: str, *, log: Log, progress: bool) -> ExportResult:
+    """Interpolate ``target`` into the output ``config`` names; returns what was written."""
+    started = time.perf_counter()
+    source = open_source(target, SourceOptions(rtsp_transport=config.player.rtsp_transport))
+    decode: DecodeThread | None = None
+    interp: InterpolateThread | None = None
+    sink = None
+    interrupted = False
+    try:
+        video = source.video
+        rate = resolve_rate(config, video.fps)
+        scale = resolve_scale(config.video.scale, video.width, video.height)
+        sink = open_sink(_sink_spec(config, source, rate))
+        engine = Interpolator(device=config.engine.device, dtype=config.engine.dtype, model=config.engine.model,
+                              model_dir=config.engine.model_dir, log=log)
+        ring_a = make_frame_ring(video, RING_A_SLOTS)
+        ring_b = make_output_ring(video.height, video.width, config.video.montage, RING_B_SLOTS)
+        decode = DecodeThread(source, ring_a, DecodeOptions(start=config.video.start, end=config.video.end))
+        interp = InterpolateThread(engine, ring_a, ring_b, InterpolateOptions(
+            target_fps=rate, scale=scale, start=config.video.start, end=config.video.end,
+            frame_duration=1 / video.fps if video.fps else None, montage=config.video.montage,
+            scenes=SceneConfig(**config.scenes.given())))
+        total = _expected_frames(source, config, rate)
+        log(f"{Path(target).name if '://' not in target else target}: {video.width}x{video.height} "
+            f"{float(video.fps or 0):g} fps -> {float(rate):g} fps, scale {scale:g}, "
+            f"{engine.device.type} {str(engine.dtype).replace('torch.', '')}")
+        decode.start()
+        interp.start()
+        try:
+            _drain(ring_b, sink, total, progress, started)
+        except KeyboardInterrupt:
+            interrupted = True
+    finally:
+        for stage in (interp, decode):
+            if stage is not None:
+                stage.stop()
+        for stage in (interp, decode):
+            if stage is not None:
+                stage.join(JOIN_TIMEOUT_S)
+        if sink is not None:
+            sink.close()
+        source.close()
+    elapsed = time.perf_counter() - started
+    frames = sink.frames_written
+    stats: dict[str, object] = {
+        "input": target, "output": str(config.output.png_dir or config.output.path), "frames": frames,
+        "rate": str(rate), "scale": scale, "elapsed_s": round(elapsed, 3), "fps": frames / elapsed if elapsed else None,
+        "interrupted": interrupted, "decode": vars(decode.stats) if decode else None,
+        "interpolate": interp.stats.as_dict() if interp else None,
+    }
+    if config.output.stats_json is not None:
+        write_stats_json(config.output.stats_json, stats)
+    return ExportResult(frames=frames, rate=rate, interrupted=interrupted, stats=stats)
+
+
+def _drain(ring_b, sink, total: int | None, progress: bool, started: float) -> None:
+    """Write every output frame to the sink until the interpolation thread ends ring B."""
+    last_shown = 0.0
+    while True:
+        try:
+            got = ring_b.peek(timeout=POLL_S)
+        except RingClosed:
+            break
+        if got is not None:
+            meta, image = got
+            sink.write(image, meta)
+            ring_b.release()
+        now = time.perf_counter()
+        if progress and now - last_shown >= PROGRESS_INTERVAL_S:
+            last_shown = now
+            print("\r" + progress_line(sink.frames_written, total, now - started), end="", file=sys.stderr, flush=True)
+    if progress:
+        print("\r" + progress_line(sink.frames_written, total, time.perf_counter() - started), file=sys.stderr,
+              flush=True)
