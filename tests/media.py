@@ -23,7 +23,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-BBB_PATH = Path("/work/shared/data/bigbuckbunny.mp4")
+BBB_PATH = Path(__file__).resolve().parent / "data" / "bigbuckbunny.mp4"  # a copy of the shared clip
 BBB_FRAMES = 132  # frames in bigbuckbunny.mp4 (25 fps, 1280x720)
 BBB_FPS = Fraction(25)
 SCENE_B_START = 100  # a bbb frame far enough from frame 0 to read as another shot (mean diff ~40)

@@ -21,7 +21,7 @@ from rife_live.present.renderer import (CELL_H, CELL_W, FIRST_CHAR, FONT_5X8, GL
 
 from xvfb import xvfb_or_skip
 
-BBB = Path("/work/shared/data/bigbuckbunny.mp4")
+BBB = Path(__file__).resolve().parent / "data" / "bigbuckbunny.mp4"
 BBB_FRAME_INDEX = 40  # a frame with detail and colour
 MIN_PSNR_DB = 40.0
 MAX_YUV_ERROR = 3  # code values
