@@ -115,12 +115,10 @@ class IFBlock(nn.Module):
         x = torch.cat((torch.cat((w0, w1, mask, flow), dim=1),
                        torch.cat((w1, w0, -mask, _swap_halves(flow)), dim=1)), dim=0)
         weight = self.conv0[0][0].weight
-        x = x.to(dtype=weight.dtype)
-        if weight.is_contiguous(memory_format=torch.channels_last):
-            x = x.contiguous(memory_format=torch.channels_last)
-        feat = self.conv0(x)
+        layout = torch.channels_last if weight.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        feat = self.conv0(x.to(dtype=weight.dtype, memory_format=layout))
         for k in range(RESIDUAL_UNITS):
-            feat = getattr(self, f"convblock{k}")(feat) + feat
+            feat = getattr(self, f"convblock{k}")(feat).add_(feat)
         out = self._heads(feat).to(dtype=warped.dtype, memory_format=torch.contiguous_format)
         d_flow = (out[:n, :FLOW_CHANNELS] + _swap_halves(out[n:, :FLOW_CHANNELS])) * 0.5
         d_mask = (out[:n, FLOW_CHANNELS:] - out[n:, FLOW_CHANNELS:]) * 0.5
