@@ -16,7 +16,6 @@ from typing import Callable
 
 from rife_live.config import AUTO, Config
 from rife_live.errors import ConfigError
-from rife_live.models.engine import Interpolator
 from rife_live.pipeline.decode import DecodeOptions, DecodeThread, make_frame_ring
 from rife_live.pipeline.interpolate import InterpolateOptions, InterpolateThread, make_output_ring
 from rife_live.pipeline.ring import RingClosed
@@ -99,6 +98,9 @@ def export(config: Config, target: str, *, log: Log, progress: bool) -> ExportRe
         rate = resolve_rate(config, video.fps)
         scale = resolve_scale(config.video.scale, video.width, video.height)
         sink = open_sink(_sink_spec(config, source, rate))
+        # torch loads here, once the input and the output are known good: bad ones answer at once
+        from rife_live.models.engine import Interpolator
+
         engine = Interpolator(device=config.engine.device, dtype=config.engine.dtype, model=config.engine.model,
                               model_dir=config.engine.model_dir, log=log)
         ring_a = make_frame_ring(video, RING_A_SLOTS)

@@ -17,14 +17,17 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rife_live.frames import FrameMeta
-from rife_live.models.engine import FlowState, Interpolator, PreparedFrame
 from rife_live.pipeline.ring import Ring, RingClosed
 from rife_live.pipeline.scenes import PairKind, SceneConfig, SceneDetector
 from rife_live.timing import OutputScheduler, OutputSlot
+
+if TYPE_CHECKING:  # the engine (torch) loads only when the caller builds one
+    from rife_live.models.engine import FlowState, Interpolator, PreparedFrame
 
 POLL_S = 0.1  # blocked waits re-check the stop flag this often (timed waits, not a spin)
 JOIN_TIMEOUT_S = 5.0
