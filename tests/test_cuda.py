@@ -5,6 +5,10 @@ pinned staging round trips, event timing, the conversion on the device."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import av
 import numpy as np
 import pytest
@@ -279,3 +283,12 @@ def test_cuda_yuv420p_matches_cpu_and_encoder(bbb40):
     on_cpu = rgb_to_yuv420p(x.cpu(), height, width)
     assert (on_gpu.cpu().int() - on_cpu.int()).abs().max() <= MAX_CODE_ERROR
 
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a CUDA device")
+def test_gpu_benchmark_says_no_cuda_device_and_succeeds():
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "-m", "bench.gpu"], cwd=repo, capture_output=True, text=True, timeout=120)
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0, done.stderr
+    assert lines[0] == "# GPU benchmark" and lines[1].startswith("# machine=") and lines[2:] == ["no CUDA device"]

@@ -147,8 +147,9 @@ class GlInterop:
         self.registrations += 1
 
     def upload(self, frame: torch.Tensor, ready: torch.cuda.Event | None = None) -> None:
-        """Copy a HxWx3 (or HxWx4) uint8 CUDA tensor into ``texture``; ``ready`` (recorded by the
-        frame's producer on its stream) is waited for first. The tensor may be reused on return."""
+        """Copy a HxWx3 (or HxWx4) uint8 CUDA tensor into ``texture``. A frame made on another thread
+        comes with ``ready``, an event its producer recorded after writing it; without one, the
+        work queued on this thread's current stream is waited for. The tensor may be reused on return."""
         if frame.device.type != "cuda" or frame.dtype != torch.uint8 or frame.ndim != 3 \
                 or frame.shape[2] not in (3, RGBA_CHANNELS):
             raise ValueError(f"expected a HxWx3 uint8 CUDA tensor, got {tuple(frame.shape)} {frame.dtype} "
@@ -163,6 +164,8 @@ class GlInterop:
         with torch.cuda.stream(stream):
             if ready is not None:
                 stream.wait_event(ready)
+            else:  # produced on this thread: wait for the work queued on its current stream
+                stream.wait_stream(torch.cuda.current_stream(self.device))
             rgba[..., : frame.shape[2]].copy_(frame)
             _check(rt.cudaGraphicsMapResources(1, self._resource, handle), "cudaGraphicsMapResources")
             try:
