@@ -35,6 +35,13 @@ A live source that drops (read error or end of stream) is reopened with backoff
 (``source.reconnect``); each reconnect starts a new epoch and the timeline continues one frame
 after the last delivered pts.
 
+Live latency. A realtime source (``Source.realtime``: network, webcam) does not wait for a slow
+reader: blocking the demuxer would only move the backlog into socket buffers (stale frames shown
+ever later, then a burst of losses). With ``DecodeOptions.drop_stale`` (default: on for realtime
+sources) a frame that finds ring A full is decoded (later frames reference it) but not converted
+or queued: it is skipped and counted in ``stats.dropped_stale``. The decode side's backlog is then
+at most ring A's capacity; the frames kept are the oldest (only the consumer may free slots).
+
 Seeking (``request_seek``): handled between frames by the thread itself: new epoch, ring A
 ``reset``, PCM target and audio queue cleared, ``Source.seek``.
 """
@@ -234,13 +241,16 @@ class PcmTarget(Protocol):
 @dataclass(frozen=True)
 class DecodeOptions:
     """``start``/``end``: seconds from the source origin (None: from the beginning / to the end).
-    ``audio_packets``: the audio queue gets demuxed packets (stream copy) instead of frames."""
+    ``audio_packets``: the audio queue gets demuxed packets (stream copy) instead of frames.
+    ``drop_stale``: skip (and count) frames that find ring A full instead of waiting for a slot;
+    None: on for realtime sources (``Source.realtime``), off otherwise."""
 
     start: float | Fraction | None = None
     end: float | Fraction | None = None
     audio_packets: bool = False
     pcm_rate: int = DEFAULT_PCM_RATE
     pcm_channels: int = DEFAULT_PCM_CHANNELS
+    drop_stale: bool | None = None
 
 
 @dataclass
@@ -253,6 +263,7 @@ class DecodeStats:
     resized: int = 0
     audio_items: int = 0
     reconnects: int = 0
+    dropped_stale: int = 0  # live frames skipped because ring A was full (the consumer fell behind)
 
 
 Reconnector = Callable[[Source, threading.Event], Union[Source, None]]
@@ -290,6 +301,9 @@ class DecodeThread:
         self._step = Fraction(1) / (source.video.fps or FALLBACK_FPS)
         self._last_pts: Fraction | None = None
         self._time_shift = Fraction(0)  # added to pts after a live reconnect (continuous timeline)
+        self._corrupt_before = 0  # corrupt packets counted by the sources closed on reconnects
+        drop = self.options.drop_stale
+        self._drop_stale = source.realtime if drop is None else drop
         self._index = 0
         self._reformatter = VideoReformatter()
         self._resampler: av.AudioResampler | None = None
@@ -378,13 +392,13 @@ class DecodeThread:
         except (av.error.FFmpegError, OSError):
             if not self._source.is_live:
                 raise
-        self.stats.corrupt_packets = self._source.corrupt_packets
+        self.stats.corrupt_packets = self._corrupt_before + self._source.corrupt_packets
         if self._stop.is_set():
             return _STOP
         return _SEEK if self._seek_to is not None else _EOF
 
     def _on_video(self, frame: av.VideoFrame) -> None:
-        self.stats.corrupt_packets = self._source.corrupt_packets
+        self.stats.corrupt_packets = self._corrupt_before + self._source.corrupt_packets
         if self._video_done:
             return
         raw = self._source.relative_time(frame)
@@ -394,9 +408,15 @@ class DecodeThread:
             self._video_done = True
             self._source.decode_video = False
             return
-        slot = self._claim()
-        if slot is None:
-            return  # stopping or seeking: this frame is not wanted any more
+        if self._drop_stale:
+            slot = self._ring.claim(timeout=0)
+            if slot is None:
+                self.stats.dropped_stale += 1  # the consumer is behind: this frame would be stale
+                return
+        else:
+            slot = self._claim()
+            if slot is None:
+                return  # stopping or seeking: this frame is not wanted any more
         if (frame.width, frame.height) != _stored_size(self._video):
             self.stats.resized += 1
         convert_frame(frame, slot, colorspace=self._video.colorspace, rotation=self._video.rotation,
@@ -489,6 +509,7 @@ class DecodeThread:
     def _reopen(self) -> bool:
         """Reconnect a dropped live source; False when stopped while trying."""
         old = self._source
+        self._corrupt_before += old.corrupt_packets
         old.close()
         new = self._reconnect(old, self._stop)
         if new is None:
