@@ -8,20 +8,33 @@ source frame itself, a cut or a static pair repeats the earlier frame (no ghosti
 
 Ring B slots are HxWx3 uint8 (Hx2Wx3 with ``montage``: the source frame left, the output right).
 Errors end the thread and reach the consumer of ring B (re-raised by its ``peek``).
+
+Live mode (``InterpolateOptions.clock`` given: the presenter's clock, media seconds). Every output
+has a deadline, its pts on that clock. Before a pair's network pass the thread estimates when the
+pass would finish (now + the median of recent passes at this scale + a reserve); outputs
+due before that, or already more than one output interval past due after the pass, get the
+earlier source frame instead, kind ``"miss"`` (counted); when no output of the pair can make it,
+the pass is skipped altogether, so the thread never falls behind the clock because of the network.
+With ``adaptive`` the flow scale follows ``models.adaptive`` (work per pair vs the pair's
+duration); ``set_interpolation`` and ``set_scale`` change behaviour at any time from any thread
+(taken at the next pair). Source frames of an epoch that ring A has left behind (a seek) are
+skipped without a pass.
 """
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
 from rife_live.frames import FrameMeta
+from rife_live.models import adaptive
 from rife_live.pipeline.ring import Ring, RingClosed
 from rife_live.pipeline.scenes import PairKind, SceneConfig, SceneDetector
 from rife_live.timing import OutputScheduler, OutputSlot
@@ -32,6 +45,14 @@ if TYPE_CHECKING:  # the engine (torch) loads only when the caller builds one
 POLL_S = 0.1  # blocked waits re-check the stop flag this often (timed waits, not a spin)
 JOIN_TIMEOUT_S = 5.0
 KIND_SOURCE = "source"
+KIND_MISS = "miss"  # live: the network could not make the deadline; the source frame stands in
+LIVE_MARGIN_S = 0.010  # live: an output must be ready this long before it is due
+LIVE_RESERVE_S = 0.100  # live: lead kept beyond a pass's estimate, so a pass that runs long (another
+LIVE_RESERVE_SHARE = 0.25  # process took the CPU) does not stall the picture; at most this share of ring B
+PASS_HISTORY = 5  # live: recent pass times per scale whose median predicts the next pass
+SKIP_DECAY = 0.9  # live: each pass left out shrinks its estimate, so a stale high one is re-measured
+STEP_DOWN_RATIO = 0.5  # live: guess for a scale one step down from a measured one (FLOPs: 1/4; time: ~0.4)
+MS_PER_S = 1000.0
 
 
 @dataclass(frozen=True)
@@ -47,6 +68,8 @@ class InterpolateOptions:
     montage: bool = False
     interpolate: bool = True
     scenes: SceneConfig = field(default_factory=SceneConfig)
+    clock: Callable[[], float] | None = None  # live mode: the presenter's clock (None: export)
+    adaptive: adaptive.AdaptiveConfig | None = None  # live: move the scale (up to ``scale``) to fit
 
 
 @dataclass
@@ -60,6 +83,11 @@ class InterpolateStats:
     kinds: Counter = field(default_factory=Counter)
     network_s: float = 0.0
     synthesize_s: float = 0.0
+    scale: float = 1.0  # flow scale in use now
+    skipped_passes: int = 0  # live: pairs whose pass was left out (no output could make it)
+    stale_frames: int = 0  # source frames of an old epoch dropped without a pass
+    last_pass_ms: float | None = None
+    scale_changes: list = field(default_factory=list)  # dicts: pts, old, new, reason, work_ms, budget_ms
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -68,7 +96,68 @@ class InterpolateStats:
             "network_ms_per_pass": 1000 * self.network_s / self.network_passes if self.network_passes else None,
             "synthesize_ms_per_frame": (1000 * self.synthesize_s / self.kinds["interp"]
                                         if self.kinds["interp"] else None),
+            "scale": self.scale, "skipped_passes": self.skipped_passes, "stale_frames": self.stale_frames,
+            "scale_changes": list(self.scale_changes),
         }
+
+
+class PassTimes:
+    """Live: recent network pass and synthesis times, and the predictions made from them.
+
+    Per scale: the first pass (it warms up: allocations, kernel choice) stands alone until steady
+    passes come, then the median of the last ``PASS_HISTORY`` predicts the next. A scale never
+    measured is guessed from the nearest measured one. Each pass left out for its deadline shrinks
+    that scale's prediction by ``SKIP_DECAY`` until a pass runs again, so one slow pass cannot
+    keep the network off for good. Owned by the interpolation thread.
+    """
+
+    def __init__(self) -> None:
+        self._first: dict[float, float] = {}
+        self._steady: dict[float, deque] = {}
+        self._decay: dict[float, float] = {}
+        self._synth: deque = deque(maxlen=PASS_HISTORY)
+
+    def record_pass(self, scale: float, ms: float) -> None:
+        if scale in self._first:
+            self._steady.setdefault(scale, deque(maxlen=PASS_HISTORY)).append(ms)
+        else:
+            self._first[scale] = ms
+        self._decay[scale] = 1.0
+
+    @property
+    def measured(self) -> bool:
+        """Whether any pass was timed yet."""
+        return bool(self._first)
+
+    def record_synth(self, ms: float) -> None:
+        self._synth.append(ms)
+
+    def skipped(self, scale: float) -> None:
+        self._decay[scale] = self._decay.get(scale, 1.0) * SKIP_DECAY
+
+    def measured_ms(self, scale: float) -> float | None:
+        """The pass time measured at ``scale`` (steady median, else the first pass), or None."""
+        steady = self._steady.get(scale)
+        if steady:
+            return statistics.median(steady)
+        return self._first.get(scale)
+
+    def expected_s(self, scale: float) -> float:
+        """Seconds the next pass at ``scale`` should take (0 when nothing was measured yet)."""
+        measured = self.measured_ms(scale)
+        if measured is None:
+            known = [s for s in self._first if s != scale]
+            if not known:
+                return 0.0
+            nearest = min(known, key=lambda s: abs(adaptive.LADDER.index(s) - adaptive.LADDER.index(scale)))
+            steps = adaptive.LADDER.index(scale) - adaptive.LADDER.index(nearest)
+            ratio = adaptive.GROWTH if steps > 0 else STEP_DOWN_RATIO
+            measured = (self.measured_ms(nearest) or 0.0) * ratio ** abs(steps)
+        return measured * self._decay.get(scale, 1.0) / MS_PER_S
+
+    def synth_s(self) -> float:
+        """Seconds one synthesis should take (0 before the first)."""
+        return statistics.median(self._synth) / MS_PER_S if self._synth else 0.0
 
 
 def output_shape(height: int, width: int, montage: bool) -> tuple[int, int, int]:
@@ -89,9 +178,17 @@ class InterpolateThread:
         self.ring_in = ring_in
         self.ring_out = ring_out
         self.options = options
-        self.stats = InterpolateStats()
+        self.stats = InterpolateStats(scale=options.scale)
         self.error: BaseException | None = None
         self._stop = threading.Event()
+        self._controls = threading.Lock()  # guards the two requests below (any thread writes them)
+        self._interpolate = options.interpolate
+        self._scale_request: tuple[float, bool] | None = None  # (scale, adaptive) from set_scale
+        self._adaptive_config = options.adaptive
+        self._adaptive = adaptive.initial_state(options.scale, config=options.adaptive) if options.adaptive else None
+        self._scale = options.scale
+        self._prepared_scale: float | None = None
+        self._times = PassTimes()
         self._thread = threading.Thread(target=self._run, name="rife-interpolate", daemon=True)
 
     def start(self) -> None:
@@ -107,6 +204,29 @@ class InterpolateThread:
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
+
+    # -- live controls (any thread; taken at the next pair) ---------------------------------------
+    @property
+    def interpolating(self) -> bool:
+        return self._interpolate
+
+    def set_interpolation(self, on: bool) -> None:
+        """Interpolate (True) or output the source frames only (False)."""
+        with self._controls:
+            self._interpolate = bool(on)
+
+    def set_scale(self, scale: float, adaptive_on: bool) -> None:
+        """A fixed flow scale, or (``adaptive_on``) the highest scale the controller may use."""
+        with self._controls:
+            self._scale_request = (float(scale), bool(adaptive_on))
+
+    @property
+    def adaptive_on(self) -> bool:
+        return self._adaptive is not None
+
+    @property
+    def max_scale(self) -> float:
+        return self._adaptive.max_scale if self._adaptive is not None else self._scale
 
     # -- the thread ---------------------------------------------------------------------------
     def _run(self) -> None:
@@ -149,8 +269,11 @@ class InterpolateThread:
             if got is None:
                 continue
             meta1, image1 = got
-            if meta1.epoch != prev[0].epoch:  # a seek or reconnect: the pair spans two timelines
+            stale = prev[0].epoch < max(self.ring_in.epoch, self.ring_out.epoch)
+            if meta1.epoch != prev[0].epoch or stale:
+                # a seek or reconnect: the pair spans two timelines, or its timeline was left
                 self.ring_in.release(1)
+                self.stats.stale_frames += stale
                 prev = None
                 continue
             self.stats.source_frames += 1
@@ -174,42 +297,133 @@ class InterpolateThread:
             self.ring_in.release(1)
             self.ring_in.peek(timeout=0)  # re-raises the decoder's error, if one ended the stream
 
+    def _slot_kind(self, slot: OutputSlot, pair_kind: PairKind, interpolate: bool) -> str:
+        if slot.t == 0 or not interpolate:
+            return KIND_SOURCE
+        if pair_kind is PairKind.CUT:
+            return PairKind.CUT.value
+        if pair_kind is PairKind.STATIC:
+            return PairKind.STATIC.value
+        return PairKind.INTERPOLATE.value
+
     def _emit_pair(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray],
                    slots: list[OutputSlot], pair_kind: PairKind, prepared: PreparedFrame | None) -> PreparedFrame | None:
         """Every output of the pair (prev, cur); returns ``cur`` prepared if the network ran."""
+        interpolate = self._take_controls()
+        scale = self._scale
+        if prepared is not None and self._prepared_scale != scale:
+            prepared = None  # prepared for another scale's padding
+        kinds = [self._slot_kind(slot, pair_kind, interpolate) for slot in slots]
+        clock = self.options.clock
+        if clock is not None:  # live: leave out outputs the pass cannot make in time
+            kinds = self._plan(slots, kinds, scale, clock)
+        if KIND_MISS in kinds and PairKind.INTERPOLATE.value not in kinds:
+            self.stats.skipped_passes += 1
+            self._observe_skip(prev[0].pts, cur[0].pts, scale)
+            self._times.skipped(scale)
         state: FlowState | None = None
         new_prepared: PreparedFrame | None = None
-        for slot in slots:
-            if slot.t == 0:
-                kind = KIND_SOURCE
-            elif not self.options.interpolate:
-                kind = KIND_SOURCE
-            elif pair_kind is PairKind.CUT:
-                kind = PairKind.CUT.value
-            elif pair_kind is PairKind.STATIC:
-                kind = PairKind.STATIC.value
-            else:
-                kind = PairKind.INTERPOLATE.value
-                if state is None:
-                    scale = self.options.scale
-                    t0 = time.perf_counter()
-                    p0 = prepared if prepared is not None else self.engine.prepare(prev[1], scale)
-                    new_prepared = self.engine.prepare(cur[1], scale)
-                    state = self.engine.flow(p0, new_prepared, scale)
-                    self.stats.network_s += time.perf_counter() - t0
-                    self.stats.network_passes += 1
-            self._publish(prev, cur, slot, kind, state)
+        work_s = 0.0
+        interval = 1 / self.options.target_fps
+        for slot, kind in zip(slots, kinds):
+            if kind == PairKind.INTERPOLATE.value and state is None:
+                t0 = time.perf_counter()
+                p0 = prepared if prepared is not None else self.engine.prepare(prev[1], scale)
+                new_prepared = self.engine.prepare(cur[1], scale)
+                self._prepared_scale = scale
+                state = self.engine.flow(p0, new_prepared, scale)
+                elapsed = time.perf_counter() - t0
+                work_s += elapsed
+                self._record_pass(scale, elapsed)
+            if kind == PairKind.INTERPOLATE.value and clock is not None and clock() - slot.pts > interval:
+                kind = KIND_MISS  # already stale: a newer frame is due before this one could be shown
+            work_s += self._publish(prev, cur, slot, kind, state)
+        if state is not None:
+            self._observe(prev[0].pts, cur[0].pts, scale, work_s)
         return new_prepared
 
+    # -- live: controls, pass-time estimate, adaptive scale -----------------------------------------
+    def _take_controls(self) -> bool:
+        """Apply the requests of ``set_scale`` / ``set_interpolation``; returns interpolation on/off."""
+        with self._controls:
+            request, self._scale_request = self._scale_request, None
+            interpolate = self._interpolate
+        if request is not None:
+            scale, adaptive_on = request
+            change: adaptive.ScaleChange | None = None
+            if not adaptive_on:
+                self._adaptive = None
+                change = adaptive.ScaleChange(self._scale, scale, "user") if scale != self._scale else None
+            elif self._adaptive is not None:
+                self._adaptive, change = adaptive.with_max_scale(self._adaptive, scale, self._adaptive_config)
+            else:
+                self._adaptive_config = self._adaptive_config or adaptive.AdaptiveConfig()
+                self._adaptive = adaptive.initial_state(scale, self._scale, self._adaptive_config)
+                if self._adaptive.scale != self._scale:
+                    change = adaptive.ScaleChange(self._scale, self._adaptive.scale, adaptive.REASON_CAP)
+            if change is not None:
+                self._set_scale(change, None)
+        return interpolate
+
+    def _set_scale(self, change: adaptive.ScaleChange, pts: Fraction | None) -> None:
+        self._scale = change.new
+        self.stats.scale = change.new
+        self.stats.scale_changes.append({
+            "pts": None if pts is None else float(pts), "old": change.old, "new": change.new,
+            "reason": change.reason, "work_ms": change.work_ms, "budget_ms": change.budget_ms})
+
+    def _plan(self, slots: list[OutputSlot], kinds: list[str], scale: float, clock: Callable[[], float]) -> list[str]:
+        """Live: the outputs whose deadline the pass (and the syntheses before them) cannot make
+        become misses. Before the first pass nothing is known: it runs (the session holds its clock
+        until the first frames are ready, so this warm-up pass delays the start, not the picture)."""
+        if not self._times.measured:
+            return kinds
+        ring_s = float(self.ring_out.capacity / self.options.target_fps)
+        reserve = min(LIVE_RESERVE_S, LIVE_RESERVE_SHARE * ring_s)
+        ready = clock() + self._times.expected_s(scale) + reserve + LIVE_MARGIN_S
+        synth_s = self._times.synth_s()
+        planned = []
+        for slot, kind in zip(slots, kinds):
+            if kind == PairKind.INTERPOLATE.value:
+                ready += synth_s
+                if slot.pts < ready:
+                    kind = KIND_MISS
+            planned.append(kind)
+        return planned
+
+    def _record_pass(self, scale: float, elapsed_s: float) -> None:
+        self.stats.network_s += elapsed_s
+        self.stats.network_passes += 1
+        self.stats.last_pass_ms = elapsed_s * MS_PER_S
+        self._times.record_pass(scale, elapsed_s * MS_PER_S)
+
+    def _observe(self, pts0: Fraction, pts1: Fraction, scale: float, work_s: float) -> None:
+        if self._adaptive is None or self._adaptive_config is None:
+            return
+        budget_ms = float(pts1 - pts0) * MS_PER_S
+        self._adaptive, change = adaptive.observe(self._adaptive, work_s * MS_PER_S, budget_ms, self._adaptive_config)
+        if change is not None:
+            self._set_scale(change, pts0)
+
+    def _observe_skip(self, pts0: Fraction, pts1: Fraction, scale: float) -> None:
+        """A pass left out for its deadline counts as a reading of the pass time measured last."""
+        measured = self._times.measured_ms(scale)
+        if measured is not None:
+            self._observe(pts0, pts1, scale, measured / MS_PER_S)
+
     def _publish(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray] | None,
-                 slot: OutputSlot, kind: str, state: FlowState | None) -> None:
+                 slot: OutputSlot, kind: str, state: FlowState | None) -> float:
+        """Write one output into ring B; returns the seconds spent synthesizing it."""
         out = self._claim()
         width = prev[1].shape[1]
         target = out[:, width:] if self.options.montage else out
+        spent = 0.0
         if kind == PairKind.INTERPOLATE.value:
             t0 = time.perf_counter()
             np.copyto(target, np.asarray(self.engine.synthesize(state, slot.t)))
-            self.stats.synthesize_s += time.perf_counter() - t0
+            spent = time.perf_counter() - t0
+            self.stats.synthesize_s += spent
+            self._times.record_synth(spent * MS_PER_S)
         else:
             np.copyto(target, prev[1])
         if self.options.montage:
@@ -219,6 +433,7 @@ class InterpolateThread:
                                         duration=1 / self.options.target_fps, kind=kind, t=slot.t))
         self.stats.outputs += 1
         self.stats.kinds[kind] += 1
+        return spent
 
     def _claim(self) -> np.ndarray:
         while True:
