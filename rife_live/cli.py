@@ -1,6 +1,6 @@
 """Command lines: argv -> config -> a run. The only module that parses arguments.
 
-Entry points: ``rife-play`` (export now; the live window comes with the player issue),
+Entry points: ``rife-play`` (the live player; with -o/--png an export),
 ``rife-interp`` (frames between two images) and ``rife-eval`` (quality on datasets and videos).
 Every user error ends with one line ``PROG: error: ...`` and a non-zero exit, never a traceback.
 """
@@ -123,7 +123,8 @@ def interp_main(argv: Sequence[str] | None = None) -> int:
 def _play_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="rife-play",
-        description="Raise a video's frame rate with RIFE. With -o/--png, render to a file or PNG folder.",
+        description="Play a video with its frame rate raised live by RIFE (no input: a demo clip). "
+                    "With -o/--png, render to a file or PNG folder instead.",
         epilog="Rate options (one of): --target-fps, --multi, --exp; default twice the source rate.",
     )
     parser.add_argument("input", nargs="?", default=None,
@@ -132,7 +133,8 @@ def _play_parser() -> argparse.ArgumentParser:
                         help="render to this video file (.mkv, .mp4, .mov, .webm) instead of playing")
     parser.add_argument("--png", dest="png_dir", type=Path, default=None, help="render to a folder of PNG frames")
     rates = parser.add_argument_group("rate and quality")
-    rates.add_argument("--target-fps", default=None, help="output frame rate, e.g. 60 or 60000/1001")
+    rates.add_argument("--target-fps", default=None,
+                       help="output frame rate, e.g. 60 or 60000/1001; 'display' (player): the monitor's refresh rate")
     rates.add_argument("--multi", default=None, help="output rate = N x the source rate")
     rates.add_argument("--exp", default=None, help="output rate = 2^E x the source rate")
     rates.add_argument("--fps", default=None,
@@ -144,6 +146,17 @@ def _play_parser() -> argparse.ArgumentParser:
     rates.add_argument("--start", default=None, help="start at this source time (seconds or [h:]m:s)")
     rates.add_argument("--end", default=None, help="stop at this source time")
     rates.add_argument("--no-audio", action="store_const", const=True, default=None, help="leave the audio out")
+    live = parser.add_argument_group("playback (without -o/--png)")
+    live.add_argument("--fs", dest="fullscreen", action="store_const", const=True, default=None, help="start fullscreen")
+    live.add_argument("--volume", default=None, help="volume in percent, 0-100 (default 100)")
+    live.add_argument("--mute", action="store_const", const=True, default=None, help="start muted")
+    live.add_argument("--loop", action="store_const", const=True, default=None, help="start again at the end")
+    live.add_argument("--no-interp", action="store_const", const=True, default=None,
+                      help="start with interpolation off (Ctrl+i toggles it)")
+    live.add_argument("--vo", default=None, help="video output: gpu (a window, default) or null (no window)")
+    live.add_argument("--ao", default=None, help="audio output: auto (default) or null (silent, real-time)")
+    live.add_argument("--input-conf", default=None, help="key bindings file (mpv input.conf syntax)")
+    live.add_argument("--screenshot-dir", type=Path, default=None, help="where screenshots go (default: here)")
     enc = parser.add_argument_group("encoding")
     enc.add_argument("--vcodec", default=None, help="video encoder (default libx264; libvpx-vp9 for .webm)")
     enc.add_argument("--crf", default=None, help="encoder quality (default 18 for x264)")
@@ -158,7 +171,8 @@ def _play_parser() -> argparse.ArgumentParser:
 
 
 CONFIG_FLAGS = ("path", "png_dir", "target_fps", "multi", "exp", "fps", "scale", "montage", "start", "end",
-                "no_audio", "vcodec", "crf", "stats_json", "rtsp_transport", "model", "model_dir", "device", "dtype")
+                "no_audio", "vcodec", "crf", "stats_json", "rtsp_transport", "model", "model_dir", "device", "dtype",
+                "fullscreen", "volume", "mute", "loop", "no_interp", "vo", "ao", "input_conf")
 
 
 def play_main(argv: Sequence[str] | None = None) -> int:
@@ -173,8 +187,7 @@ def play_main(argv: Sequence[str] | None = None) -> int:
         if config.output.path is not None and config.output.png_dir is not None:
             raise ConfigError("give either -o/--output or --png, not both")
         if config.output.path is None and config.output.png_dir is None:
-            raise ConfigError("the live player window is not built yet; render to a file with -o OUT.mkv "
-                              "(or --png DIR)")
+            return _play_live(config, args.input, args.screenshot_dir)
         if args.input is None:
             raise ConfigError("no input given: name a video file, an image folder or a URL")
         result = export(config, args.input, log=_log("rife-play"), progress=sys.stderr.isatty())
@@ -186,6 +199,18 @@ def play_main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     return _guard("rife-play", run)
+
+
+def _play_live(config, target: str | None, screenshot_dir: Path | None) -> int:
+    """The live player: a window (or --vo null) until quit, the end, or Ctrl+C."""
+    from rife_live.live import LiveSession
+
+    session = LiveSession(config, target, log=_log("rife-play"), screenshot_dir=screenshot_dir)
+    result = session.run()
+    if result.interrupted:
+        print("rife-play: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return result.exit_code
 
 
 # -- rife-eval ------------------------------------------------------------------------------
