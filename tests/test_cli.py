@@ -1,0 +1,358 @@
+"""The command lines as users meet them.
+
+``rife-play``: bad inputs and flags through the real CLI in a subprocess (one clear line on
+stderr, a non-zero exit, never a traceback or a hang), inputs that must work (odd sizes, 10-bit,
+a rotated phone clip, one frame, a truncated file), and Ctrl+C in the middle of an export.
+``rife-interp``: through ``interp_main`` in this process (the same argv path as the console script)
+on small crops of real footage.
+"""
+
+from __future__ import annotations
+
+import os
+import pty
+import re
+import select
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from rife_live.cli import interp_main
+from rife_live.models.engine import Interpolator
+from rife_live.sinks.stills import read_image, write_png
+from tests import media
+
+REPO = Path(__file__).resolve().parents[1]
+PLAY = "import sys; from rife_live.cli import play_main; sys.exit(play_main())"
+RUN_TIMEOUT_S = 300  # a bound against hangs, far above the normal run time
+ERROR_PREFIX = "rife-play: error: "
+EXIT_INTERRUPTED = 130
+PROGRESS = re.compile(r"\] (\d+)/\d+ frames")
+INTERRUPTED = re.compile(r"rife-play: interrupted: wrote (\d+) frames to \S+ \(finalized\)")
+CROP = (slice(120, 216), slice(300, 428))  # 128x96 of a 640x360 bbb frame
+MIN_PSNR_DB = 30.0  # a correct decode of the (lossy) test clip is well above this
+
+
+def rife_play(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("RIFE_LIVE_DEBUG", None)
+    return subprocess.run([sys.executable, "-c", PLAY, *map(str, args)], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> str:
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX), result.stderr
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr and "error" not in result.stderr, result.stderr
+
+
+def decode(path: Path) -> tuple[list[np.ndarray], list[Fraction]]:
+    frames, pts = [], []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            pts.append(frame.pts * frame.time_base)
+    return frames, pts
+
+
+def decodable_frames(path: Path) -> int:
+    """Frames PyAV gets out of a possibly damaged file before it stops (errors end the count)."""
+    count = 0
+    with av.open(str(path)) as container:
+        try:
+            for _frame in container.decode(video=0):
+                count += 1
+        except av.FFmpegError:
+            pass  # a damaged tail: the frames before it are what a player shows
+    return count
+
+
+# -- inputs that must fail cleanly ----------------------------------------------------------------
+
+
+def test_missing_file(tmp_path) -> None:
+    assert_one_line_error(rife_play("nothere.mp4", "-o", "out.mkv", cwd=tmp_path), "nothere.mp4", "not found")
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_random_bytes(tmp_path) -> None:
+    media.make_random_bytes(tmp_path / "noise.mp4")
+    assert_one_line_error(rife_play("noise.mp4", "-o", "out.mkv", cwd=tmp_path), "noise.mp4")
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_mp4_cut_in_half_has_no_index_and_fails(media_cache, tmp_path) -> None:
+    clip = media_cache.get("whole.mp4", media.make_clip, width=64, height=48, frames=12, audio=True)
+    media.make_truncated(clip, tmp_path / "half.mp4")  # the moov index sits at the end: it is gone
+    assert_one_line_error(rife_play("half.mp4", "-o", "out.mkv", cwd=tmp_path), "half.mp4")
+
+
+def test_mkv_cut_in_half_gives_the_frames_that_are_there(media_cache, tmp_path) -> None:
+    clip = media_cache.get("whole.mkv", media.make_clip, width=64, height=48, frames=12, audio=True)
+    media.make_truncated(clip, tmp_path / "half.mkv")
+    there = decodable_frames(tmp_path / "half.mkv")
+    assert 0 < there < 12
+    result = rife_play("half.mkv", "-o", "out.mkv", cwd=tmp_path)
+    assert_ok(result)
+    frames, pts = decode(tmp_path / "out.mkv")
+    assert len(frames) == 2 * there  # a shorter output, every frame of it at its exact time
+    assert [round(p * 50) for p in pts] == list(range(2 * there))
+
+
+def test_audio_only(tmp_path) -> None:
+    media.make_audio_only(tmp_path / "song.m4a")
+    assert_one_line_error(rife_play("song.m4a", "-o", "out.mkv", cwd=tmp_path), "no video")
+
+
+def test_zero_video_frames(tmp_path) -> None:
+    media.make_zero_frame_clip(tmp_path / "empty.mkv")
+    assert_one_line_error(rife_play("empty.mkv", "-o", "out.mkv", cwd=tmp_path), "no video frames")
+    assert not (tmp_path / "out.mkv").exists()
+
+
+def test_unwritable_output_path(media_cache, tmp_path) -> None:
+    clip = media_cache.get("tiny.mp4", media.make_clip, width=64, height=48, frames=3)
+    (tmp_path / "plain_file").write_text("not a folder")
+    assert_one_line_error(rife_play(clip, "-o", "plain_file/out.mkv", cwd=tmp_path), "out.mkv")
+
+
+def test_unknown_container(media_cache, tmp_path) -> None:
+    clip = media_cache.get("tiny.mp4", media.make_clip, width=64, height=48, frames=3)
+    assert_one_line_error(rife_play(clip, "-o", "out.xyz", cwd=tmp_path), ".xyz")
+
+
+@pytest.mark.parametrize("flag, value, words", [
+    ("--scale", "3", ("--scale", "3")),
+    ("--target-fps", "abc", ("--target-fps", "abc")),
+    ("--target-fps", "-60", ("--target-fps",)),
+    ("--multi", "0", ("--multi",)),
+    ("--start", "later", ("--start",)),
+])
+def test_bad_flag_values(media_cache, tmp_path, flag, value, words) -> None:
+    clip = media_cache.get("tiny.mp4", media.make_clip, width=64, height=48, frames=3)
+    result = rife_play(clip, "-o", "out.mkv", flag, value, cwd=tmp_path)
+    assert_one_line_error(result, *words)
+    assert result.returncode == 2
+
+
+def test_unknown_flag(media_cache, tmp_path) -> None:
+    clip = media_cache.get("tiny.mp4", media.make_clip, width=64, height=48, frames=3)
+    result = rife_play(clip, "-o", "out.mkv", "--frobnicate", cwd=tmp_path)
+    assert_one_line_error(result, "--frobnicate")
+    assert result.returncode == 2
+
+
+def test_two_rate_options(media_cache, tmp_path) -> None:
+    clip = media_cache.get("tiny.mp4", media.make_clip, width=64, height=48, frames=3)
+    assert_one_line_error(rife_play(clip, "-o", "out.mkv", "--multi", "2", "--exp", "1", cwd=tmp_path))
+
+
+# -- inputs that must work ------------------------------------------------------------------------
+
+
+def test_one_video_frame(tmp_path) -> None:
+    media.make_one_frame_clip(tmp_path / "one.mp4")
+    assert_ok(rife_play("one.mp4", "-o", "out.mkv", cwd=tmp_path))
+    frames, pts = decode(tmp_path / "out.mkv")
+    assert len(frames) == 2 and [round(p * 50) for p in pts] == [0, 1]  # the frame, lasting 1/25 s
+
+
+def test_odd_size(tmp_path) -> None:
+    media.make_odd_size_clip(tmp_path / "odd.mp4", frames=3)
+    assert_ok(rife_play("odd.mp4", "--png", "frames", cwd=tmp_path))
+    pngs = sorted((tmp_path / "frames").glob("*.png"))
+    assert len(pngs) == 6 and all(read_image(p).shape == (241, 321, 3) for p in pngs)
+    # 4:2:0 video cannot be odd-sized: the encoder repeats the last column and row (322x242).
+    assert_ok(rife_play("odd.mp4", "-o", "out.mkv", cwd=tmp_path))
+    frames, _ = decode(tmp_path / "out.mkv")
+    assert len(frames) == 6 and frames[0].shape == (242, 322, 3)
+    assert media.psnr(frames[0][:241, :321], read_image(pngs[0])) > MIN_PSNR_DB
+
+
+def test_10bit_input(tmp_path) -> None:
+    media.make_10bit_clip(tmp_path / "deep.mkv", width=96, height=64, frames=3)
+    assert_ok(rife_play("deep.mkv", "-o", "out.mkv", cwd=tmp_path))
+    frames, _ = decode(tmp_path / "out.mkv")
+    assert len(frames) == 6 and frames[0].shape == (64, 96, 3)
+    source = next(media.iter_rgb(tmp_path / "deep.mkv"))  # PyAV's own 10-bit -> RGB conversion
+    assert media.psnr(frames[0], source) > MIN_PSNR_DB  # the right colours, not a misread 10-bit plane
+
+
+def test_rotated_phone_clip_comes_out_upright(tmp_path) -> None:
+    media.make_rotated_clip(tmp_path / "phone.mp4", rotation=90, width=96, height=64, frames=3)
+    assert_ok(rife_play("phone.mp4", "-o", "out.mkv", cwd=tmp_path))
+    frames, _ = decode(tmp_path / "out.mkv")
+    assert len(frames) == 6 and frames[0].shape == (96, 64, 3)  # stored 96x64, shown 64x96
+    stored = next(media.iter_rgb(tmp_path / "phone.mp4"))
+    upright = np.rot90(stored, k=1)  # the display matrix turns it 90 degrees counter-clockwise
+    assert media.psnr(frames[0], upright) > MIN_PSNR_DB
+    assert media.psnr(frames[0], upright) > media.psnr(frames[0], np.rot90(stored, k=-1)) + 10
+
+
+# -- Ctrl+C ---------------------------------------------------------------------------------------
+
+
+def test_ctrl_c_mid_export_leaves_a_playable_file(media_cache, tmp_path) -> None:
+    clip = media_cache.get("long.mp4", media.make_clip, width=256, height=144, frames=media.BBB_FRAMES, audio=True)
+    out = tmp_path / "out.mkv"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    master, slave = pty.openpty()  # stderr on a terminal: the progress line tells frames written
+    proc = subprocess.Popen([sys.executable, "-c", PLAY, str(clip), "-o", str(out)], cwd=tmp_path, env=env,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    text, sent = "", False
+    deadline = time.monotonic() + RUN_TIMEOUT_S
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 1.0)
+            if ready:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the child closed its end
+                    break
+                if not chunk:
+                    break
+                text += chunk.decode(errors="replace")
+            written = [int(n) for n in PROGRESS.findall(text)]
+            if not sent and written and max(written) >= 4:
+                assert proc.poll() is None, "the export ended before it could be interrupted"
+                proc.send_signal(signal.SIGINT)
+                sent = True
+        returncode = proc.wait(timeout=RUN_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert sent, text
+    assert returncode == EXIT_INTERRUPTED, text
+    assert "Traceback" not in text
+    done = INTERRUPTED.search(text)
+    assert done, text
+    frames, pts = decode(out)  # playable: the trailer was written
+    assert 4 <= len(frames) == int(done.group(1)) < 2 * media.BBB_FRAMES
+    assert [round(p * 50) for p in pts] == list(range(len(frames)))
+    with av.open(str(out)) as container:  # the audio stops with the video
+        stream = container.streams.audio[0]
+        ends = [(p.pts + p.duration) * stream.time_base for p in container.demux(stream) if p.pts is not None]
+    assert ends and abs(max(ends) - Fraction(len(frames), 50)) <= Fraction(1, 50)
+
+
+# -- rife-interp ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory) -> tuple[Path, Path]:
+    folder = tmp_path_factory.mktemp("pair")
+    frames = media.bbb_frames(640, 360, 3, start=60)
+    paths = (folder / "a.png", folder / "b.png")
+    write_png(paths[0], np.ascontiguousarray(frames[0][CROP]))
+    write_png(paths[1], np.ascontiguousarray(frames[2][CROP]))
+    return paths
+
+
+@pytest.fixture(scope="module")
+def engine() -> Interpolator:
+    return Interpolator(log=lambda _m: None)
+
+
+def interp(capsys, *args: str | Path) -> tuple[int, str]:
+    code = interp_main([str(a) for a in args])
+    return code, capsys.readouterr().err
+
+
+def assert_interp_error(code: int, err: str, *words: str) -> None:
+    lines = err.strip().splitlines()
+    assert code != 0 and "Traceback" not in err
+    assert len(lines) == 1 and lines[0].startswith("rife-interp: error: "), err
+    for word in words:
+        assert word in lines[0], lines[0]
+
+
+def test_interp_demo_pair(capsys, tmp_path) -> None:
+    code, err = interp(capsys, "-o", tmp_path / "demo", "--gif", tmp_path / "demo.gif")
+    assert code == 0, err
+    pngs = sorted((tmp_path / "demo").glob("img*.png"))
+    assert len(pngs) == 17 and read_image(pngs[0]).shape == (360, 640, 3)
+    with av.open(str(tmp_path / "demo.gif")) as gif:
+        assert sum(1 for _ in gif.decode(video=0)) == 17
+
+
+def test_interp_exp_1(capsys, tmp_path, pair, engine) -> None:
+    code, err = interp(capsys, *pair, "--exp", "1", "-o", tmp_path)
+    assert code == 0, err
+    out = [read_image(tmp_path / f"img{k}.png") for k in range(3)]
+    assert not (tmp_path / "img3.png").exists()
+    a, b = read_image(pair[0]), read_image(pair[1])
+    np.testing.assert_array_equal(out[0], a)
+    np.testing.assert_array_equal(out[2], b)
+    np.testing.assert_array_equal(out[1], engine.interpolate(a, b))
+
+
+def test_interp_ratio(capsys, tmp_path, pair, engine) -> None:
+    code, err = interp(capsys, *pair, "--ratio", "0.3", "-o", tmp_path)
+    assert code == 0, err
+    files = list(tmp_path.glob("*.png"))
+    assert [f.name for f in files] == ["img_t0.3.png"]
+    a, b = read_image(pair[0]), read_image(pair[1])
+    np.testing.assert_array_equal(read_image(files[0]), engine.synthesize(engine.flow(a, b), Fraction(3, 10)))
+
+
+def test_interp_16_bit(capsys, tmp_path, pair) -> None:
+    code, err = interp(capsys, *pair, "--exp", "1", "--bit-depth", "16", "-o", tmp_path)
+    assert code == 0, err
+    with av.open(str(tmp_path / "img1.png")) as png:
+        frame = next(png.decode(video=0))
+        assert frame.format.name.startswith("rgb48")
+        deep = frame.to_ndarray()
+    assert deep.dtype == np.uint16 and deep.shape == (96, 128, 3)
+    assert len(np.unique(deep)) > 256  # more levels than 8 bits can hold
+    eight = read_image(tmp_path / "img1.png")
+    assert media.psnr(eight, read_image(pair[0])) > 20
+
+
+def test_interp_bisect(capsys, tmp_path, pair, engine) -> None:
+    code, err = interp(capsys, *pair, "--exp", "2", "--method", "bisect", "-o", tmp_path)
+    assert code == 0, err
+    out = [read_image(tmp_path / f"img{k}.png") for k in range(5)]
+    a, b = read_image(pair[0]), read_image(pair[1])
+    middle = engine.interpolate(a, b)
+    np.testing.assert_array_equal(out[2], middle)
+    np.testing.assert_array_equal(out[1], engine.interpolate(a, middle))  # the network at 1/2 of each half
+    np.testing.assert_array_equal(out[3], engine.interpolate(middle, b))
+
+
+def test_interp_images_of_different_sizes(capsys, tmp_path, pair) -> None:
+    small = tmp_path / "small.png"
+    write_png(small, np.ascontiguousarray(read_image(pair[0])[:64, :64]))
+    assert_interp_error(*interp(capsys, pair[0], small, "-o", tmp_path / "out"), "differ in size")
+
+
+def test_interp_missing_file(capsys, tmp_path, pair) -> None:
+    assert_interp_error(*interp(capsys, pair[0], tmp_path / "nope.png", "-o", tmp_path / "out"), "nope.png")
+
+
+def test_interp_not_an_image(capsys, tmp_path, pair) -> None:
+    media.make_random_bytes(tmp_path / "noise.png")
+    assert_interp_error(*interp(capsys, pair[0], tmp_path / "noise.png", "-o", tmp_path / "out"), "noise.png")
+
+
+def test_interp_one_pixel_image(capsys, tmp_path) -> None:
+    dot = tmp_path / "dot.png"
+    write_png(dot, np.zeros((1, 1, 3), np.uint8))
+    assert_interp_error(*interp(capsys, dot, dot, "-o", tmp_path / "out"), "1x1")
