@@ -22,6 +22,7 @@ import torch
 
 from rife_live.errors import ConfigError, InputError
 from rife_live.models import store
+from rife_live.models.cuda import GraphRunner, HostUploader
 from rife_live.models.ifnet import ALLOWED_SCALES, IFNet, base_grid, flow_to_grid_units, pad_multiple, warp
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -45,6 +46,7 @@ class EngineConfig:
     model_dir: Path | None = None
     channels_last: bool = True
     fuse_heads: bool = True
+    cuda_graphs: bool = True
 
 
 def cpu_supports_bfloat16() -> bool:
@@ -131,7 +133,7 @@ class Interpolator:
 
     def __init__(self, device: str = "auto", dtype: str = "auto", model: str | None = None,
                  model_dir: Path | None = None, channels_last: bool = True, fuse_heads: bool = True,
-                 log: Callable[[str], None] | None = None) -> None:
+                 cuda_graphs: bool = True, log: Callable[[str], None] | None = None) -> None:
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
         state = store.load(model, model_dir, log or (lambda m: print(m, file=sys.stderr, flush=True)))
@@ -146,12 +148,17 @@ class Interpolator:
             if channels_last:
                 block.to(memory_format=torch.channels_last)
         self.net = net
+        # CUDA: frames go up through pinned staging on a copy stream, and the network pass is
+        # replayed as a CUDA graph per resolution. On the CPU both are the plain calls.
+        self._uploader = HostUploader(self.device)
+        self._runner = GraphRunner(net, self.dtype, self.device, graphs=cuda_graphs) if self.device.type == "cuda" else None
         self._cache: OrderedDict[tuple[int, int, float], _Resolution] = OrderedDict()
 
     @classmethod
     def from_config(cls, config: EngineConfig, log: Callable[[str], None] | None = None) -> Interpolator:
         return cls(device=config.device, dtype=config.dtype, model=config.model, model_dir=config.model_dir,
-                   channels_last=config.channels_last, fuse_heads=config.fuse_heads, log=log)
+                   channels_last=config.channels_last, fuse_heads=config.fuse_heads, cuda_graphs=config.cuda_graphs,
+                   log=log)
 
     # -- per-resolution cache -------------------------------------------------------------------
     def _resolution(self, height: int, width: int, scale: float) -> _Resolution:
@@ -183,9 +190,8 @@ class Interpolator:
         res = self._resolution(height, width, check_scale(scale))
         buf = res.buffers[res.next_buffer]
         res.next_buffer = (res.next_buffer + 1) % PREPARED_BUFFERS
-        src = torch.from_numpy(image) if isinstance(image, np.ndarray) else image
         region = buf[0, :, :height, :width]
-        region.copy_(src.permute(2, 0, 1), non_blocking=True)
+        self._uploader.upload_into(region, image)
         region.mul_(1.0 / U8_MAX)
         return PreparedFrame(tensor=buf, height=height, width=width, source=image)
 
@@ -199,7 +205,10 @@ class Interpolator:
         if (p0.height, p0.width) != (p1.height, p1.width):
             raise InputError(f"the two frames differ in size ({p0.width}x{p0.height} vs {p1.width}x{p1.height})")
         res = self._resolution(p0.height, p0.width, scale)
-        out = self.net(p0.tensor, p1.tensor, scale, grid=res.grid, units=res.units)
+        if self._runner is not None:
+            out = self._runner.run(p0.tensor, p1.tensor, scale)
+        else:
+            out = self.net(p0.tensor, p1.tensor, scale, grid=res.grid, units=res.units)
         return FlowState(frame0=p0, frame1=p1, flow=out.flow, mask=out.mask, middle=out.middle, scale=scale,
                          resolution=res)
 
