@@ -14,6 +14,7 @@ alpha-blended quads over a translucent box; no font library is needed.
 from __future__ import annotations
 
 import ctypes
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence, Union
@@ -48,7 +49,8 @@ class YuvPlanes:
         return int(self.y.shape[0])
 
 
-Picture = Union[np.ndarray, YuvPlanes]  # an RGB24 HxWx3 uint8 array, or planes
+_log = logging.getLogger(__name__)
+Picture = Union[np.ndarray, YuvPlanes, Any]  # an RGB24 HxWx3 uint8 array, planes, or a HxWx3 uint8 CUDA tensor
 
 
 @dataclass(frozen=True)
@@ -432,6 +434,11 @@ class Renderer:
         self._osd_lines: tuple[str, ...] = ()
         self._osd_key: tuple[tuple[str, ...], int] | None = None
         self._osd_count = 0
+        # CUDA-GL interop for frames already on the GPU: opened on the first such frame; when it is
+        # not available (reason logged once), those frames go through host memory instead.
+        self._interop: Any = None
+        self._interop_tried = False
+        self._rgb_source = self._rgb.id  # the texture the RGB program samples
 
     def _setup_osd_layout(self) -> None:
         gl = self._gl
@@ -470,7 +477,11 @@ class Renderer:
         return self._rgb.allocations + sum(t.allocations for t in self._planes)
 
     def upload(self, picture: Picture) -> None:
-        """Make ``picture`` the one to draw: RGB24 (H x W x 3 uint8) or YuvPlanes."""
+        """Make ``picture`` the one to draw: RGB24 (H x W x 3 uint8), YuvPlanes, or a CUDA tensor."""
+        if getattr(picture, "is_cuda", False):
+            if self._upload_cuda(picture):
+                return
+            picture = picture.cpu().numpy()
         if isinstance(picture, YuvPlanes):
             width, height = picture.width, picture.height
             chroma = ((width + 1) // 2, (height + 1) // 2)
@@ -485,7 +496,28 @@ class Renderer:
             self._picture = picture
         else:
             self._rgb.upload(picture)
+            self._rgb_source = self._rgb.id
             self._picture = (int(picture.shape[1]), int(picture.shape[0]))
+
+    def _upload_cuda(self, picture: Any) -> bool:
+        """Copy a CUDA frame into a GL texture on the GPU; False when interop is not available."""
+        from rife_live.present.interop import InteropError, open_interop
+
+        if not self._interop_tried:
+            self._interop_tried = True
+            self._interop = open_interop(self._gl, _log.info)
+        if self._interop is None:
+            return False
+        try:
+            self._interop.upload(picture)
+        except InteropError as exc:
+            _log.info("CUDA-GL interop off: %s; frames are uploaded from host memory", exc)
+            self._interop.close()
+            self._interop = None
+            return False
+        self._rgb_source = self._interop.texture
+        self._picture = (int(picture.shape[1]), int(picture.shape[0]))
+        return True
 
     def set_osd(self, lines: Sequence[str]) -> None:
         """Text lines drawn top-left over the video from the next draw on; () hides the OSD."""
@@ -521,13 +553,13 @@ class Renderer:
             gl.glUniform2f(gl.glGetUniformLocation(program, "u_chroma_scale"),
                            planes.width / (2 * self._planes[1].size[0]),
                            planes.height / (2 * self._planes[1].size[1]))
-            textures = self._planes
+            textures = [t.id for t in self._planes]
         else:
             gl.glUseProgram(self._rgb_program)
-            textures = [self._rgb]
+            textures = [self._rgb_source]
         for unit, tex in enumerate(textures):
             gl.glActiveTexture(gl.GL_TEXTURE0 + unit)
-            gl.glBindTexture(gl.GL_TEXTURE_2D, tex.id)
+            gl.glBindTexture(gl.GL_TEXTURE_2D, tex)
         gl.glBindVertexArray(self._video_vao)
         gl.glDrawArrays(gl.GL_TRIANGLE_STRIP, 0, 4)
         gl.glBindVertexArray(0)
@@ -569,6 +601,9 @@ class Renderer:
     def close(self) -> None:
         """Free the GL objects (the context must still be current)."""
         gl = self._gl
+        if self._interop is not None:
+            self._interop.close()
+            self._interop = None
         for tex in (self._rgb, *self._planes, self._atlas):
             tex.delete()
         gl.glDeleteBuffers(1, [self._osd_vbo])
