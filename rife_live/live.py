@@ -728,15 +728,21 @@ class LiveSession:
             if self._awaiting is None:
                 self._run_clocks()
 
-    def screenshot(self) -> Path | None:
-        """Save the picture on screen (as drawn, without the OSD) as PNG; returns its path."""
+    def read_back(self) -> np.ndarray | None:
+        """The picture on screen as drawn (letterboxed, without the OSD): the window's pixels, or
+        with ``--vo null`` the frame itself; None before the first frame."""
         assert self.vo is not None
         self.vo.set_osd(())
         image = self.vo.read_back()
         self.vo.set_osd(self._osd)
-        if image is None and self._held and self._pipe is not None:
-            got = self._pipe.ring_b.peek_at(0, timeout=0)
-            image = None if got is None else got[1].copy()
+        if image is None:
+            frame = self.current_frame()
+            image = None if frame is None else frame.copy()
+        return image
+
+    def screenshot(self) -> Path | None:
+        """Save the picture on screen (as drawn, without the OSD) as PNG; returns its path."""
+        image = self.read_back()
         if image is None:
             self.message("Screenshot: nothing on screen yet")
             return None
@@ -821,6 +827,11 @@ class LiveSession:
     @property
     def pipeline(self) -> _Pipeline | None:
         return self._pipe
+
+    @property
+    def osd_lines(self) -> tuple[str, ...]:
+        """The OSD text now on screen (messages, then the stats overlay)."""
+        return self._osd
 
     @property
     def holding(self) -> bool:

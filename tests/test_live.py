@@ -1,0 +1,340 @@
+"""The live session (rife_live/live.py): --vo null runs, seeking, looping, commands, the CLI's
+shutdown paths, and a real window under Xvfb (the frame on screen, letterboxing, X key events).
+
+Clips are small real footage (bigbuckbunny scaled to 160x96, with an AAC track) so the network's
+passes are short on a CPU; audio goes to miniaudio's null device, which plays at real-time pace.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import av
+import numpy as np
+import pytest
+
+from rife_live.config import load_config
+from rife_live.live import (LiveSession, demo_clip, ring_b_slots, seek_target, stats_lines, step_scale,
+                            window_size)
+from rife_live.present.renderer import letterbox
+from rife_live.sinks.stills import read_image
+from tests import media
+
+from xvfb import xvfb_or_skip
+
+REPO = Path(__file__).resolve().parents[1]
+WIDTH, HEIGHT = 160, 96
+FPS = 25
+PUMP_LIMIT_S = 30.0  # bound on waiting for something that takes a fraction of a second (not asserted)
+PROCESS_LIMIT_S = 60.0
+EXPECTED_KINDS = {"source", "interp", "miss", "copy", "cut"}
+
+
+def flags(**extra: object) -> dict[str, object]:
+    base: dict[str, object] = {"vo": "null", "ao": "null", "scale": "0.25"}
+    base.update(extra)
+    return base
+
+
+def session_for(path: Path, tmp_path: Path, **extra: object) -> LiveSession:
+    config = load_config(None, flags(**extra), user_config=False)
+    return LiveSession(config, str(path), log=lambda _m: None, screenshot_dir=tmp_path)
+
+
+def pump(session: LiveSession, until: Callable[[], bool], limit_s: float = PUMP_LIMIT_S) -> bool:
+    """Run presenter rounds until ``until()`` holds; False if the session ended or time ran out."""
+    end = time.monotonic() + limit_s
+    while not until():
+        if time.monotonic() > end or not session.step():
+            return until()
+    return True
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    """bigbuckbunny at 160x96, 25 fps, all 132 frames (5.28 s), with audio."""
+    return media.make_clip(tmp_path_factory.mktemp("live") / "bbb.mp4", width=WIDTH, height=HEIGHT,
+                           frames=media.BBB_FRAMES, audio=True)
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory) -> Path:
+    return media.make_clip(tmp_path_factory.mktemp("live") / "short.mp4", width=WIDTH, height=HEIGHT,
+                           frames=12, audio=True)
+
+
+@pytest.fixture(scope="module")
+def decoded(clip) -> list[np.ndarray]:
+    return list(media.iter_rgb(clip))
+
+
+# ---------------------------------------------------------------- pure helpers
+
+def test_helpers():
+    assert window_size(1920, 1080) == (1280, 720) and window_size(160, 96) == (160, 96)
+    assert window_size(4000, 1000) == (1280, 320)
+    assert ring_b_slots(Fraction(60), 448, 256) == 24 and ring_b_slots(Fraction(60), 7680, 4320) == 4
+    assert step_scale(0.5, 2) == 1.0 and step_scale(0.25, 0.5) == 0.25 and step_scale(4.0, 2) == 4.0
+    assert seek_target(Fraction(3), -5, Fraction(10)) == 0
+    assert seek_target(Fraction(3), 60, Fraction(10)) == Fraction(99, 10)
+    assert seek_target(Fraction(3), 2, None, "absolute") == 2
+    lines = stats_lines({"input_fps": 25.0, "output_fps": 59.9, "target_fps": 60.0, "interpolated_pct": 80.0,
+                         "misses": 3, "scale": 0.5, "scale_mode": "auto, max 1", "audio": True, "drift_ms": 4.0})
+    assert "Input 25.0 fps" in lines[0] and "59.9" in lines[0] and "80% of shown" in lines[1]
+    assert "misses 3" in lines[1] and "Scale 0.5 (auto, max 1)" in lines[2] and "+4 ms" in lines[-1]
+    assert demo_clip().is_file() and demo_clip().name == "bigbuckbunny.mp4"
+
+
+# ---------------------------------------------------------------- --vo null
+
+def test_null_output_plays_the_clip_on_the_clock_and_reports_stats(short_clip, tmp_path):
+    stats_path = tmp_path / "stats.json"
+    session = session_for(short_clip, tmp_path, stats_json=str(stats_path), scale="auto")
+    result = session.run()
+    stats = json.loads(stats_path.read_text())
+    present = stats["present"]
+    produced = stats["produced_kinds"]
+    assert not result.interrupted and stats["unjoined_threads"] == []
+    assert set(produced) <= EXPECTED_KINDS and set(present["kinds"]) <= set(produced)
+    # 12 frames at 25 fps to 50 fps: 24 outputs, each shown or dropped, none twice
+    assert sum(produced.values()) == 24
+    assert present["shown"] + present["dropped"] == 24
+    assert session.vo.frames_shown == present["shown"]
+    assert produced.get("interp", 0) + produced.get("miss", 0) > 0
+    assert stats["misses"] == produced.get("miss", 0)
+    assert stats["audio"] == "Null" and present["drift_readings"] > 0
+    for change in stats["scale_changes"]:  # adaptive: only down from 1 on this CPU, one step at a time
+        assert change["reason"] in ("slow", "headroom") and change["new"] in (0.25, 0.5, 1.0)
+
+
+def test_seek_pause_frame_step_and_commands(clip, tmp_path):
+    session = session_for(clip, tmp_path)
+    session.start()
+    try:
+        assert pump(session, lambda: session.shown_meta is not None and not session.holding)
+        session.command("seek", (3.0, "absolute"))
+        assert session.holding
+        assert pump(session, lambda: not session.holding)
+        meta = session.shown_meta
+        assert meta.epoch == 1 and abs(float(meta.pts) - 3.0) <= 1 / FPS
+        assert abs(session.master.now() - float(meta.pts)) < 0.1  # the audio restarted there too
+        session.command("cycle", ("pause",))
+        session.step()  # a frame already due when the clock stopped may still go up
+        shown = session.stats.shown
+        clock = session.clock.now()
+        for _ in range(5):
+            session.step()
+        assert session.paused and session.stats.shown == shown and session.clock.now() == clock
+        session.command("frame-step")
+        assert pump(session, lambda: session.stats.shown == shown + 1)
+        assert pump(session, lambda: session.paused)
+        session.command("cycle", ("pause",))
+        session.command("seek", (-60.0, "relative"))  # clamped to the start
+        assert pump(session, lambda: not session.holding)
+        assert session.shown_meta.epoch == 2 and session.shown_meta.pts == 0
+        session.command("multiply", ("scale", 2.0))
+        assert pump(session, lambda: session.pipeline.interp.stats.scale == 0.5)
+        session.command("cycle", ("interpolation",))
+        assert not session.interpolating and "Interpolation: off" in session.osd_lines
+        session.command("add", ("volume", -10.0))
+        assert session.audio.volume == 90.0 and "Volume: 90%" in session.osd_lines
+        session.command("cycle", ("mute",))
+        assert session.audio.muted
+        path = session.screenshot()  # --vo null: the frame in ring B
+        assert path is not None and path.parent == tmp_path
+        assert np.array_equal(read_image(path), session.current_frame())
+        session.command("quit", (3,))
+        assert not session.step()
+    finally:
+        session.close()
+    assert session.unjoined == [] and session.exit_code == 3
+
+
+def test_loop_starts_again_at_the_beginning(short_clip, tmp_path):
+    session = session_for(short_clip, tmp_path, loop=True)
+    session.start()
+    try:
+        assert pump(session, lambda: session.stats.loops >= 2 and not session.holding)
+        assert session.shown_meta.epoch >= 2
+        assert pump(session, lambda: session.shown_meta.pts > Fraction(1, 10))
+    finally:
+        session.close()
+    assert session.unjoined == []
+    stats = session.stats_dict()
+    assert len(stats["interpolate"]) >= 3  # one pipeline per pass over the file
+
+
+def test_sigint_exits_at_once_with_every_thread_joined(clip, tmp_path):
+    stats_path = tmp_path / "stats.json"
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from rife_live.cli import play_main; raise SystemExit(play_main())", str(clip),
+         "--vo", "null", "--ao", "null", "--loop", "--scale", "0.25", "--stats-json", str(stats_path)],
+        cwd=REPO, stderr=subprocess.PIPE, text=True)
+    try:
+        line = process.stderr.readline()  # printed when the pipeline starts
+        assert "160x96 25 fps -> 50 fps" in line, line
+        time.sleep(0.5)
+        sent = time.perf_counter()
+        process.send_signal(signal.SIGINT)
+        process.wait(PROCESS_LIMIT_S)
+        exit_s = time.perf_counter() - sent
+        rest = process.stderr.read()
+    finally:
+        process.kill()
+        process.wait()
+    print(f"SIGINT to exit: {exit_s:.3f} s")
+    assert process.returncode == 130 and rest.strip() == "rife-play: interrupted", rest
+    stats = json.loads(stats_path.read_text())
+    assert stats["interrupted"] and stats["unjoined_threads"] == []  # joined within JOIN_TIMEOUT_S (1 s)
+
+
+def test_gpu_output_without_a_display_is_one_line_suggesting_vo_null(short_clip):
+    env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    result = subprocess.run([sys.executable, "-c", "from rife_live.cli import play_main; raise SystemExit(play_main())",
+                             str(short_clip), "--vo", "gpu"], cwd=REPO, env=env, capture_output=True, text=True,
+                            timeout=PROCESS_LIMIT_S)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("rife-play: error: no display")
+    assert "--vo null" in result.stderr
+
+
+# ---------------------------------------------------------------- a real window under Xvfb
+
+@pytest.fixture(scope="module")
+def display():
+    with xvfb_or_skip() as name, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DISPLAY", name)
+        patch.delenv("WAYLAND_DISPLAY", raising=False)
+        yield name
+
+
+def gl_session(clip: Path, tmp_path: Path, **extra: object) -> LiveSession:
+    config = load_config(None, flags(vo="gpu", **extra), user_config=False)
+    logged: list[str] = []
+    session = LiveSession(config, str(clip), log=logged.append, screenshot_dir=tmp_path)
+    session.logged = logged  # type: ignore[attr-defined]
+    return session
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    return media.psnr(a, b)
+
+
+@pytest.mark.gl
+def test_window_shows_the_decoded_and_the_interpolated_frame(display, clip, decoded, tmp_path):
+    session = gl_session(clip, tmp_path, target_fps="display")
+    session.start()
+    try:
+        assert session.rate == 2 * FPS  # Xvfb reports no refresh rate: 2x the source, said once
+        assert any("no refresh rate" in line for line in session.logged)
+        assert pump(session, lambda: session.shown_meta is not None and not session.holding)
+        session.command("set", ("pause", True))
+        assert pump(session, lambda: session.shown_meta.kind == "source")
+        meta = session.shown_meta
+        drawn = session.read_back()
+        assert drawn.shape == (HEIGHT, WIDTH, 3)
+        assert psnr(drawn, decoded[round(meta.pts * FPS)]) > 45
+        for _ in range(40):  # step until the network's frame is on screen (a miss shows the source)
+            session.command("frame-step")
+            shown = session.stats.shown
+            assert pump(session, lambda: session.stats.shown > shown and session.paused)
+            if session.shown_meta.kind == "interp":
+                break
+        meta = session.shown_meta
+        assert meta.kind == "interp" and meta.t == Fraction(1, 2)
+        drawn = session.read_back()
+    finally:
+        session.close()
+    index = meta.source_index
+    expected = session.engine.interpolate(decoded[index], decoded[index + 1], meta.t, scale=0.25)
+    assert psnr(drawn, expected) > 40
+    assert psnr(drawn, expected) > psnr(drawn, decoded[index]) + 3  # really in between
+
+
+@pytest.mark.gl
+def test_letterbox_after_a_resize(display, clip, decoded, tmp_path):
+    session = gl_session(clip, tmp_path)
+    session.start()
+    try:
+        assert pump(session, lambda: session.shown_meta is not None and not session.holding)
+        session.command("set", ("pause", True))
+        assert pump(session, lambda: session.shown_meta.kind == "source")
+        window = session.vo.window
+        window.set_size(2 * WIDTH, HEIGHT + 40)
+        assert window.wait_for_size(2 * WIDTH, HEIGHT + 40)
+        session.step()  # the resize event redraws while paused
+        drawn = session.read_back()
+        frame = decoded[round(session.shown_meta.pts * FPS)]
+    finally:
+        session.close()
+    rect = letterbox(2 * WIDTH, HEIGHT + 40, WIDTH, HEIGHT)
+    assert rect.x > 0 and rect.height == HEIGHT + 40 and rect.width < 2 * WIDTH
+    assert drawn.shape == (HEIGHT + 40, 2 * WIDTH, 3)
+    assert drawn[:, : rect.x].max() == 0 and drawn[:, rect.x + rect.width:].max() == 0
+    inside = drawn[rect.y: rect.y + rect.height, rect.x: rect.x + rect.width]
+    scaled = av.VideoFrame.from_ndarray(frame, format="rgb24").reformat(
+        width=rect.width, height=rect.height, interpolation="BILINEAR").to_ndarray()
+    assert psnr(inside, scaled) > 30  # GL's bilinear scaling vs swscale's
+
+
+def _xdotool(window_id: int, *keys: str) -> None:
+    subprocess.run(["xdotool", "key", "--window", str(window_id), *keys], check=True, timeout=30)
+
+
+@pytest.mark.gl
+def test_real_key_events_pause_seek_toggle_screenshot_and_quit(display, clip, tmp_path):
+    if shutil.which("xdotool") is None:
+        pytest.skip("xdotool is not installed")
+    session = gl_session(clip, tmp_path)
+    session.start()
+    try:
+        wid = session.vo.window.x11_window_id()
+        assert pump(session, lambda: session.shown_meta is not None and not session.holding)
+        _xdotool(wid, "space")
+        assert pump(session, lambda: session.paused)
+        _xdotool(wid, "space", "Right")
+        assert pump(session, lambda: session.stats.seeks == 1 and not session.holding)
+        assert session.shown_meta.epoch == 1 and float(session.shown_meta.pts) >= 5 - 1 / FPS
+        _xdotool(wid, "Left", "ctrl+i")
+        assert pump(session, lambda: not session.interpolating and session.stats.seeks == 2 and not session.holding)
+        assert "Interpolation: off" in session.osd_lines
+        made = session.pipeline.interp.stats.kinds.copy()
+        assert pump(session, lambda: session.pipeline.interp.stats.outputs > sum(made.values()) + 10)
+        later = session.pipeline.interp.stats.kinds
+        assert later["interp"] == made["interp"]  # nothing interpolated since the toggle
+        _xdotool(wid, "space")
+        assert pump(session, lambda: session.paused)
+        session.step()  # a frame already due when the clock stopped may still go up
+        _xdotool(wid, "s")
+        assert pump(session, lambda: session.stats.screenshots == 1)
+        shot = read_image(next(tmp_path.glob("rife-shot-*.png")))
+        assert np.array_equal(shot, session.read_back())
+        _xdotool(wid, "q")
+        assert not pump(session, lambda: False, limit_s=PUMP_LIMIT_S)
+    finally:
+        session.close()
+    assert session.unjoined == []
+
+
+@pytest.mark.gl
+def test_closing_the_window_ends_the_session_with_threads_joined(display, clip, tmp_path):
+    from test_window import _send_wm_delete
+
+    session = gl_session(clip, tmp_path)
+    session.start()
+    try:
+        assert pump(session, lambda: session.stats.shown > 3)
+        _send_wm_delete(display, session.vo.window.x11_window_id())
+        assert not pump(session, lambda: False)
+    finally:
+        session.close()
+    assert session.unjoined == []
