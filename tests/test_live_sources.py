@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 import http.server
 import io
+import json
 import re
+import signal
 import shutil
 import socket
 import statistics
@@ -120,8 +122,9 @@ class LiveRun:
         return first_at
 
 
-def check_reconnect(run: LiveRun, server, record_property, name: str) -> float:
-    """Kill ``server`` mid-stream, restart it, and check the reconnect; returns its time (s)."""
+def check_reconnect(run: LiveRun, server, record_property, name: str, *, reconnects: int = 1) -> float:
+    """Kill ``server`` mid-stream, restart it, and check the reconnect (or, with ``reconnects=0``,
+    the discontinuity handled in place); returns the time to frames again (s)."""
     run.take(FRAMES_BEFORE)
     server.kill()
     time.sleep(DOWN_S)
@@ -133,7 +136,7 @@ def check_reconnect(run: LiveRun, server, record_property, name: str) -> float:
     print(f"\n{name}: frames again {reconnect_s:.2f} s after the server came back")
 
     stats = run.thread.stats
-    assert stats.reconnects == 1
+    assert (stats.reconnects, stats.discontinuities) == (reconnects, 1 - reconnects)
     old = [meta for meta, _, _ in run.frames if meta.epoch == 0]
     new = [meta for meta, _, _ in run.frames if meta.epoch == 1]
     assert len(old) >= FRAMES_BEFORE and len(new) >= FRAMES_AFTER
@@ -176,6 +179,14 @@ def test_udp_reconnects_after_the_sender_restarts(udp_sender: UdpTsSender, recor
         print(f"udp: send-to-consumer latency median {median * 1000:.0f} ms, max {max(latencies) * 1000:.0f} ms, "
               f"corrupt packets {run.thread.stats.corrupt_packets}, dropped {run.thread.stats.dropped_stale}")
         assert run.thread.stats.dropped_stale == 0  # a fast consumer loses nothing
+    assert run.thread.error is None
+
+
+def test_udp_sender_back_within_the_read_timeout(udp_sender: UdpTsSender, record_property) -> None:
+    """The sender is back before the (default, 10 s) read timeout: no reconnect, the socket just
+    receives again; the pts jump over the gap is a discontinuity: a new epoch, timeline continued."""
+    with LiveRun(udp_sender.url, SourceOptions()) as run:
+        check_reconnect(run, udp_sender, record_property, "udp_in_place", reconnects=0)
     assert run.thread.error is None
 
 
@@ -361,3 +372,88 @@ def test_mp4_over_http_is_a_file(http_root: str, bbb_path: Path) -> None:
     assert thread.stats.dropped_stale == 0
     for (_, remote_pixels, _), (_, local_pixels, _) in zip(over_http, from_disk):
         assert np.array_equal(remote_pixels, local_pixels)
+
+
+# --- end to end: the live player ----------------------------------------------------------------
+
+PLAY_BEFORE_S = 1.0  # the player plays this long before the server is killed
+PLAY_AFTER_S = 9.0  # and this long after it is back, then gets SIGINT
+STARTED_MARK = " fps -> "  # rife-play's line once the input is open ("URL: WxH 25 fps -> 50 fps, ...")
+
+
+@functools.cache
+def _live_player_missing() -> str | None:
+    done = _rife_play("--help")
+    return None if "--vo" in done.stdout else "the live player (rife-play --vo) is not built yet"
+
+
+class _Lines:
+    """Collects a pipe's lines on a thread; ``wait_for`` blocks (bounded) until one contains a mark."""
+
+    def __init__(self, pipe) -> None:  # noqa: ANN001 - a text pipe
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._read, args=(pipe,), name="test-pipe", daemon=True)
+        self._thread.start()
+
+    def _read(self, pipe) -> None:  # noqa: ANN001
+        for line in pipe:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+
+    def wait_for(self, mark: str, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: any(mark in line for line in self.lines), timeout)
+
+    def join(self) -> None:
+        self._thread.join(WAIT_S)
+
+
+@pytest.mark.parametrize("kind", ["rtsp", "udp"])
+def test_live_player_reconnects(kind: str, tmp_path: Path) -> None:
+    """``rife-play URL --vo null --ao null --stats-json S`` through a server restart: one
+    reconnect, and frames after it. A realtime source cannot have delivered more than (kill time -
+    launch time) x fps frames before the kill, so frames beyond that came after the reconnect."""
+    reason = _live_player_missing() or (_rtsp_missing() if kind == "rtsp" else None)
+    if reason is not None:
+        pytest.skip(reason)
+    stats_path = tmp_path / "stats.json"
+    server = RtspServer() if kind == "rtsp" else UdpTsSender()
+    script = Path(sys.executable).with_name("rife-play")
+    command = [str(script)] if script.exists() else [sys.executable, "-c",
+                                                     "import sys; from rife_live.cli import play_main; "
+                                                     "sys.exit(play_main())"]
+    with server:
+        launched = time.monotonic()
+        player = subprocess.Popen(command + [server.url, "--vo", "null", "--ao", "null", "--stats-json",
+                                             str(stats_path)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                  text=True)
+        err = _Lines(player.stderr)
+        try:
+            assert err.wait_for(STARTED_MARK, WAIT_S * 2), err.lines
+            time.sleep(PLAY_BEFORE_S)
+            server.kill()
+            before_kill_s = time.monotonic() - launched
+            time.sleep(DOWN_S)
+            server.start()
+            time.sleep(PLAY_AFTER_S)
+            player.send_signal(signal.SIGINT)
+            player.wait(WAIT_S)
+        finally:
+            if player.poll() is None:
+                player.kill()
+                player.wait(WAIT_S)
+            err.join()
+    assert player.returncode == 130, err.lines
+    stats = json.loads(stats_path.read_text())
+    decode = stats["decode"]
+    print(f"\nlive player over {kind}: {decode}, shown {stats['present']['shown']}")
+    events = sum(d["reconnects"] for d in decode), sum(d["discontinuities"] for d in decode)
+    # RTSP: the server's end is seen at once -> a reconnect. UDP: the player's 10 s read timeout
+    # outlasts the 1.5 s outage -> the socket receives again and the pts jump is a discontinuity.
+    assert events == ((1, 0) if kind == "rtsp" else (0, 1)), decode
+    fps = live_servers.DEFAULT_FPS
+    decoded = sum(d["frames"] + d["dropped_stale"] for d in decode)
+    assert decoded > (before_kill_s + 1) * fps  # at least a second of frames after the reconnect
+    assert stats["present"]["shown"] > 0

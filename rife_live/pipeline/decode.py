@@ -33,7 +33,9 @@ sources join mid-stream and the first packets always fail. Any other error ends 
 closes ring A (and the audio queue) with it; FFmpeg/OS errors become a one-line ``InputError``.
 A live source that drops (read error or end of stream) is reopened with backoff
 (``source.reconnect``); each reconnect starts a new epoch and the timeline continues one frame
-after the last delivered pts.
+after the last decoded one (delivered, or skipped as stale). A live stream whose pts jump by more than ``LIVE_MAX_JUMP_S`` (a
+UDP sender restarted within the read timeout, an encoder's clock reset) is handled the same way
+without reopening: new epoch, timeline continued, counted in ``stats.discontinuities``.
 
 Live latency. A realtime source (``Source.realtime``: network, webcam) does not wait for a slow
 reader: blocking the demuxer would only move the backlog into socket buffers (stale frames shown
@@ -73,6 +75,7 @@ DEFAULT_AUDIO_QUEUE_ITEMS = 256  # ~5 s of AAC frames: room for the demuxer's au
 DEFAULT_PCM_RATE = 48000
 DEFAULT_PCM_CHANNELS = 2
 FALLBACK_FPS = Fraction(25)  # for pts repair when the stream states no rate
+LIVE_MAX_JUMP_S = Fraction(1)  # a live pts jump larger than this (either way) is a discontinuity
 
 # VideoInfo.colorspace -> swscale's name for the matrix (PyAV's Colorspace enum).
 SWS_MATRICES = {"bt709": "itu709", "bt601": "itu601", "bt2020": "bt2020", "smpte240m": "smpte240m", "fcc": "fcc"}
@@ -264,6 +267,7 @@ class DecodeStats:
     audio_items: int = 0
     reconnects: int = 0
     dropped_stale: int = 0  # live frames skipped because ring A was full (the consumer fell behind)
+    discontinuities: int = 0  # live pts jumps handled as a new epoch (without a reconnect)
 
 
 Reconnector = Callable[[Source, threading.Event], Union[Source, None]]
@@ -300,6 +304,7 @@ class DecodeThread:
         self._end = _fraction(self.options.end)
         self._step = Fraction(1) / (source.video.fps or FALLBACK_FPS)
         self._last_pts: Fraction | None = None
+        self._last_seen: Fraction | None = None  # live: the last decoded frame's pts, delivered or not
         self._time_shift = Fraction(0)  # added to pts after a live reconnect (continuous timeline)
         self._corrupt_before = 0  # corrupt packets counted by the sources closed on reconnects
         drop = self.options.drop_stale
@@ -402,6 +407,12 @@ class DecodeThread:
         if self._video_done:
             return
         raw = self._source.relative_time(frame)
+        if raw is not None and self._source.is_live:
+            if self._last_seen is not None and abs(raw + self._time_shift - self._last_seen) > LIVE_MAX_JUMP_S:
+                self._new_epoch()  # as after a reconnect: the timeline continues one frame on
+                self._time_shift = self._last_seen + self._step - raw
+                self.stats.discontinuities += 1
+            self._last_seen = raw + self._time_shift  # dropped frames too: a drop is no jump
         pts, repaired = next_pts(None if raw is None else raw + self._time_shift, self._last_pts, self._step)
         self.stats.pts_repaired += repaired
         if self._end is not None and pts >= self._end:
@@ -517,8 +528,9 @@ class DecodeThread:
         self._source = new
         self.stats.reconnects += 1
         self._new_epoch()
-        # Continue the timeline one frame after the last delivered pts.
-        self._time_shift = Fraction(0) if self._last_pts is None else self._last_pts + self._step
+        # Continue the timeline one frame after the last decoded frame (delivered or skipped).
+        last = self._last_seen if self._last_seen is not None else self._last_pts  # skipped frames count
+        self._time_shift = Fraction(0) if last is None else last + self._step
         return True
 
     def _finish(self, error: BaseException | None) -> None:
