@@ -129,7 +129,7 @@ class _ServerProcess:
             try:
                 process.wait(STOP_TIMEOUT_S)
             except subprocess.TimeoutExpired:
-                pass  # kill() below ends it for sure
+                process.kill()  # it lingers: end it for sure (kill() below reaps it)
         self.kill()
 
     def __enter__(self):
