@@ -325,22 +325,32 @@ class InterpolateThread:
         new_prepared: PreparedFrame | None = None
         work_s = 0.0
         interval = 1 / self.options.target_fps
+        if clock is not None and not self._times.measured and pair_kind is PairKind.INTERPOLATE:
+            # live, interpolation off from the start: one pass now, while the session holds its
+            # clock for the first frames, so turning it on later finds the engine warm and timed
+            state, new_prepared, work_s = self._pass(prev, cur, prepared, scale)
         for slot, kind in zip(slots, kinds):
             if kind == PairKind.INTERPOLATE.value and state is None:
-                t0 = time.perf_counter()
-                p0 = prepared if prepared is not None else self.engine.prepare(prev[1], scale)
-                new_prepared = self.engine.prepare(cur[1], scale)
-                self._prepared_scale = scale
-                state = self.engine.flow(p0, new_prepared, scale)
-                elapsed = time.perf_counter() - t0
+                state, new_prepared, elapsed = self._pass(prev, cur, prepared, scale)
                 work_s += elapsed
-                self._record_pass(scale, elapsed)
             if kind == PairKind.INTERPOLATE.value and clock is not None and clock() - slot.pts > interval:
                 kind = KIND_MISS  # already stale: a newer frame is due before this one could be shown
             work_s += self._publish(prev, cur, slot, kind, state)
         if state is not None:
             self._observe(prev[0].pts, cur[0].pts, scale, work_s)
         return new_prepared
+
+    def _pass(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray],
+              prepared: PreparedFrame | None, scale: float) -> tuple[FlowState, PreparedFrame, float]:
+        """One network pass over the pair; returns its state, ``cur`` prepared, and its seconds."""
+        t0 = time.perf_counter()
+        p0 = prepared if prepared is not None else self.engine.prepare(prev[1], scale)
+        p1 = self.engine.prepare(cur[1], scale)
+        self._prepared_scale = scale
+        state = self.engine.flow(p0, p1, scale)
+        elapsed = time.perf_counter() - t0
+        self._record_pass(scale, elapsed)
+        return state, p1, elapsed
 
     # -- live: controls, pass-time estimate, adaptive scale -----------------------------------------
     def _take_controls(self) -> bool:
