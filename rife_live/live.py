@@ -158,6 +158,7 @@ class PresentStats:
     present_s: float = 0.0  # time inside VideoOutput.show
     drift_readings: int = 0
     max_drift_s: float = 0.0  # largest |video clock - audio clock| read
+    drift_locks: int = 0  # first correction after a start/seek: the whole offset (output latency)
     drift_nudges: int = 0
     drift_resyncs: int = 0
     seeks: int = 0
@@ -170,7 +171,7 @@ class PresentStats:
             "max_lateness_ms": self.max_lateness_s * MS_PER_S, "max_gap_ms": self.max_gap_s * MS_PER_S,
             "present_ms_per_frame": self.present_s * MS_PER_S / self.shown if self.shown else None,
             "drift_readings": self.drift_readings, "max_drift_ms": self.max_drift_s * MS_PER_S,
-            "drift_nudges": self.drift_nudges, "drift_resyncs": self.drift_resyncs,
+            "drift_locks": self.drift_locks, "drift_nudges": self.drift_nudges, "drift_resyncs": self.drift_resyncs,
             "seeks": self.seeks, "loops": self.loops, "screenshots": self.screenshots,
         }
 
@@ -571,7 +572,9 @@ class LiveSession:
         if action.kind != "hold":
             self.clock.seek(self.clock.now() + correction)
             self._drift = DriftAverage()
-            if action.kind == "resync" or not self._locked:
+            if not self._locked:
+                self.stats.drift_locks += 1
+            elif action.kind == "resync":
                 self.stats.drift_resyncs += 1
             else:
                 self.stats.drift_nudges += 1
