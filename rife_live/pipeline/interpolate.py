@@ -48,7 +48,8 @@ KIND_SOURCE = "source"
 KIND_MISS = "miss"  # live: the network could not make the deadline; the source frame stands in
 LIVE_MARGIN_S = 0.010  # live: an output must be ready this long before it is due
 LIVE_RESERVE_S = 0.100  # live: lead kept beyond a pass's estimate, so a pass that runs long (another
-LIVE_RESERVE_SHARE = 0.25  # process took the CPU) does not stall the picture; at most this share of ring B
+LIVE_RESERVE_SHARE = 0.5  # process took the CPU) does not stall the picture: at least this long, or the
+OVERRUN_HISTORY = 20  # worst overrun of the last passes (over their estimate); at most this share of ring B
 PASS_HISTORY = 5  # live: recent pass times per scale whose median predicts the next pass
 SKIP_DECAY = 0.9  # live: each pass left out shrinks its estimate, so a stale high one is re-measured
 STEP_DOWN_RATIO = 0.5  # live: guess for a scale one step down from a measured one (FLOPs: 1/4; time: ~0.4)
@@ -105,7 +106,8 @@ class PassTimes:
     """Live: recent network pass and synthesis times, and the predictions made from them.
 
     Per scale: the first pass (it warms up: allocations, kernel choice) stands alone until steady
-    passes come, then the median of the last ``PASS_HISTORY`` predicts the next. A scale never
+    passes come, then the median of the last ``PASS_HISTORY`` predicts the next. The worst recent
+    overrun of a pass over its prediction sizes the lead kept in reserve. A scale never
     measured is guessed from the nearest measured one. Each pass left out for its deadline shrinks
     that scale's prediction by ``SKIP_DECAY`` until a pass runs again, so one slow pass cannot
     keep the network off for good. Owned by the interpolation thread.
@@ -116,8 +118,12 @@ class PassTimes:
         self._steady: dict[float, deque] = {}
         self._decay: dict[float, float] = {}
         self._synth: deque = deque(maxlen=PASS_HISTORY)
+        self._overruns: deque = deque(maxlen=OVERRUN_HISTORY)
 
-    def record_pass(self, scale: float, ms: float) -> None:
+    def record_pass(self, scale: float, ms: float, expected_ms: float | None = None) -> None:
+        """One pass's time, and what it was expected to take (its overrun sizes the reserve)."""
+        if expected_ms is not None:
+            self._overruns.append(max(0.0, ms - expected_ms))
         if scale in self._first:
             self._steady.setdefault(scale, deque(maxlen=PASS_HISTORY)).append(ms)
         else:
@@ -154,6 +160,10 @@ class PassTimes:
             ratio = adaptive.GROWTH if steps > 0 else STEP_DOWN_RATIO
             measured = (self.measured_ms(nearest) or 0.0) * ratio ** abs(steps)
         return measured * self._decay.get(scale, 1.0) / MS_PER_S
+
+    def overrun_s(self) -> float:
+        """The worst recent overrun of a pass over its estimate, seconds (0 before any)."""
+        return max(self._overruns, default=0.0) / MS_PER_S
 
     def synth_s(self) -> float:
         """Seconds one synthesis should take (0 before the first)."""
@@ -343,13 +353,14 @@ class InterpolateThread:
     def _pass(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray],
               prepared: PreparedFrame | None, scale: float) -> tuple[FlowState, PreparedFrame, float]:
         """One network pass over the pair; returns its state, ``cur`` prepared, and its seconds."""
+        expected = self._times.expected_s(scale) if self._times.measured else None
         t0 = time.perf_counter()
         p0 = prepared if prepared is not None else self.engine.prepare(prev[1], scale)
         p1 = self.engine.prepare(cur[1], scale)
         self._prepared_scale = scale
         state = self.engine.flow(p0, p1, scale)
         elapsed = time.perf_counter() - t0
-        self._record_pass(scale, elapsed)
+        self._record_pass(scale, elapsed, expected)
         return state, p1, elapsed
 
     # -- live: controls, pass-time estimate, adaptive scale -----------------------------------------
@@ -389,7 +400,7 @@ class InterpolateThread:
         if not self._times.measured:
             return kinds
         ring_s = float(self.ring_out.capacity / self.options.target_fps)
-        reserve = min(LIVE_RESERVE_S, LIVE_RESERVE_SHARE * ring_s)
+        reserve = min(max(LIVE_RESERVE_S, self._times.overrun_s()), LIVE_RESERVE_SHARE * ring_s)
         ready = clock() + self._times.expected_s(scale) + reserve + LIVE_MARGIN_S
         synth_s = self._times.synth_s()
         planned = []
@@ -401,11 +412,11 @@ class InterpolateThread:
             planned.append(kind)
         return planned
 
-    def _record_pass(self, scale: float, elapsed_s: float) -> None:
+    def _record_pass(self, scale: float, elapsed_s: float, expected_s: float | None) -> None:
         self.stats.network_s += elapsed_s
         self.stats.network_passes += 1
         self.stats.last_pass_ms = elapsed_s * MS_PER_S
-        self._times.record_pass(scale, elapsed_s * MS_PER_S)
+        self._times.record_pass(scale, elapsed_s * MS_PER_S, None if expected_s is None else expected_s * MS_PER_S)
 
     def _observe(self, pts0: Fraction, pts1: Fraction, scale: float, work_s: float) -> None:
         if self._adaptive is None or self._adaptive_config is None:
