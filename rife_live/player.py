@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from rife_live.config import AUTO, Config
 from rife_live.errors import ConfigError
@@ -24,6 +24,9 @@ from rife_live.pipeline.source import Source, SourceOptions, open_source
 from rife_live.sinks import SinkSpec, kind_for_output, open_sink
 from rife_live.stats import progress_line, write_stats_json
 from rife_live.timing import expected_output_count, rate_for_exp, rate_for_multi
+
+if TYPE_CHECKING:
+    from rife_live.models.engine import Interpolator
 
 RING_A_SLOTS = 6  # source frames: the pair being interpolated plus decode-ahead
 RING_B_SLOTS = 8  # output frames waiting for the sink
@@ -67,7 +70,10 @@ def resolve_scale(scale: float | str, width: int, height: int) -> float:
 
 
 def _sink_spec(config: Config, source: Source, rate: Fraction) -> SinkSpec:
+    """The sink the output options ask for; neither a file nor a folder: the null sink (a dry run)."""
     out = config.output
+    if out.png_dir is None and out.path is None:
+        return SinkSpec(kind="null", rate=rate)
     if out.png_dir is not None:
         kind, path = "png", out.png_dir
     else:
@@ -85,8 +91,13 @@ def _expected_frames(source: Source, config: Config, rate: Fraction) -> int | No
     return expected_output_count(video.frame_count, video.fps, rate, start=config.video.start, end=config.video.end)
 
 
-def export(config: Config, target: str, *, log: Log, progress: bool) -> ExportResult:
-    """Interpolate ``target`` into the output ``config`` names; returns what was written."""
+def export(config: Config, target: str, *, log: Log, progress: bool,
+           engine: Interpolator | None = None) -> ExportResult:
+    """Interpolate ``target`` into the output ``config`` names; returns what was written.
+
+    ``engine``: an already loaded engine to use (``config.engine`` is then ignored), e.g. to time
+    the pipeline without the model load; by default one is built from ``config.engine``.
+    """
     started = time.perf_counter()
     source = open_source(target, SourceOptions(rtsp_transport=config.player.rtsp_transport))
     decode: DecodeThread | None = None
@@ -98,11 +109,12 @@ def export(config: Config, target: str, *, log: Log, progress: bool) -> ExportRe
         rate = resolve_rate(config, video.fps)
         scale = resolve_scale(config.video.scale, video.width, video.height)
         sink = open_sink(_sink_spec(config, source, rate))
-        # torch loads here, once the input and the output are known good: bad ones answer at once
-        from rife_live.models.engine import Interpolator
+        if engine is None:
+            # torch loads here, once the input and the output are known good: bad ones answer at once
+            from rife_live.models.engine import Interpolator
 
-        engine = Interpolator(device=config.engine.device, dtype=config.engine.dtype, model=config.engine.model,
-                              model_dir=config.engine.model_dir, log=log)
+            engine = Interpolator(device=config.engine.device, dtype=config.engine.dtype,
+                                  model=config.engine.model, model_dir=config.engine.model_dir, log=log)
         ring_a = make_frame_ring(video, RING_A_SLOTS)
         ring_b = make_output_ring(video.height, video.width, config.video.montage, RING_B_SLOTS)
         decode = DecodeThread(source, ring_a, DecodeOptions(start=config.video.start, end=config.video.end))
@@ -133,7 +145,7 @@ def export(config: Config, target: str, *, log: Log, progress: bool) -> ExportRe
     elapsed = time.perf_counter() - started
     frames = sink.frames_written
     stats: dict[str, object] = {
-        "input": target, "output": str(config.output.png_dir or config.output.path), "frames": frames,
+        "input": target, "output": str(config.output.png_dir or config.output.path or "null"), "frames": frames,
         "rate": str(rate), "scale": scale, "elapsed_s": round(elapsed, 3), "fps": frames / elapsed if elapsed else None,
         "interrupted": interrupted, "decode": vars(decode.stats) if decode else None,
         "interpolate": interp.stats.as_dict() if interp else None,
