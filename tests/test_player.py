@@ -220,6 +220,16 @@ def test_montage_to_a_video_file(small_clip, tmp_path) -> None:
     assert len(frames) == 12 and frames[0].shape == (SMALL[1], 2 * SMALL[0], 3)
 
 
+def test_no_output_is_a_dry_run_through_the_null_sink_with_a_given_engine(small_clip, tmp_path, engine,
+                                                                         monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    config = load_config(None, {"multi": "2"}, user_config=False)
+    result = export(config, str(small_clip), log=_quiet, progress=False, engine=engine)
+    assert result.frames == 12 and result.stats["output"] == "null"
+    assert result.stats["interpolate"]["network_passes"] == 5
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
 # -- frames are the engine's, untouched -----------------------------------------------------------
 
 
