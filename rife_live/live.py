@@ -572,6 +572,8 @@ class LiveSession:
         if action.kind != "hold":
             self.clock.seek(self.clock.now() + correction)
             self._drift = DriftAverage()
+            if action.kind == "resync" or not self._locked:
+                self._last_show_wall = None  # the clock jumped: the next gap is not a stall
             if not self._locked:
                 self.stats.drift_locks += 1
             elif action.kind == "resync":
