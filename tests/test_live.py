@@ -92,6 +92,8 @@ def test_helpers():
     assert "Input 25.0 fps" in lines[0] and "59.9" in lines[0] and "80% of shown" in lines[1]
     assert "misses 3" in lines[1] and "Scale 0.5 (auto, max 1)" in lines[2] and "+4 ms" in lines[-1]
     assert demo_clip().is_file() and demo_clip().name == "bigbuckbunny.mp4"
+    no_input = LiveSession(load_config(None, flags(), user_config=False), None, log=lambda _m: None)
+    assert no_input.target == str(demo_clip())  # rife-play alone plays the demo
 
 
 # ---------------------------------------------------------------- --vo null
@@ -149,6 +151,9 @@ def test_seek_pause_frame_step_and_commands(clip, tmp_path):
         assert session.audio.volume == 90.0 and "Volume: 90%" in session.osd_lines
         session.command("cycle", ("mute",))
         assert session.audio.muted
+        session.command("cycle", ("stats",))
+        assert pump(session, lambda: any(line.startswith("Input") for line in session.osd_lines))
+        assert any(line.startswith("Scale 0.5 (fixed)") for line in session.osd_lines)
         path = session.screenshot()  # --vo null: the frame in ring B
         assert path is not None and path.parent == tmp_path
         assert np.array_equal(read_image(path), session.current_frame())
@@ -217,12 +222,10 @@ def display():
         yield name
 
 
-def gl_session(clip: Path, tmp_path: Path, **extra: object) -> LiveSession:
+def gl_session(clip: Path, tmp_path: Path, log: Callable[[str], None] = lambda _m: None,
+               **extra: object) -> LiveSession:
     config = load_config(None, flags(vo="gpu", **extra), user_config=False)
-    logged: list[str] = []
-    session = LiveSession(config, str(clip), log=logged.append, screenshot_dir=tmp_path)
-    session.logged = logged  # type: ignore[attr-defined]
-    return session
+    return LiveSession(config, str(clip), log=log, screenshot_dir=tmp_path)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -231,11 +234,12 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 @pytest.mark.gl
 def test_window_shows_the_decoded_and_the_interpolated_frame(display, clip, decoded, tmp_path):
-    session = gl_session(clip, tmp_path, target_fps="display")
+    logged: list[str] = []
+    session = gl_session(clip, tmp_path, logged.append, target_fps="display")
     session.start()
     try:
         assert session.rate == 2 * FPS  # Xvfb reports no refresh rate: 2x the source, said once
-        assert any("no refresh rate" in line for line in session.logged)
+        assert sum("no refresh rate" in line for line in logged) == 1
         assert pump(session, lambda: session.shown_meta is not None and not session.holding)
         session.command("set", ("pause", True))
         assert pump(session, lambda: session.shown_meta.kind == "source")
@@ -311,7 +315,11 @@ def test_real_key_events_pause_seek_toggle_screenshot_and_quit(display, clip, tm
         assert pump(session, lambda: session.pipeline.interp.stats.outputs > sum(made.values()) + 10)
         later = session.pipeline.interp.stats.kinds
         assert later["interp"] == made["interp"]  # nothing interpolated since the toggle
-        _xdotool(wid, "space")
+        _xdotool(wid, "f")
+        assert pump(session, lambda: session.vo.window.fullscreen)
+        _xdotool(wid, "Escape", "i")
+        assert pump(session, lambda: not session.vo.window.fullscreen and len(session.osd_lines) > 3)
+        _xdotool(wid, "i", "space")
         assert pump(session, lambda: session.paused)
         session.step()  # a frame already due when the clock stopped may still go up
         _xdotool(wid, "s")
