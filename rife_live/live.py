@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from importlib import resources
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -49,7 +49,6 @@ from rife_live.errors import ConfigError, InputError, OutputError
 from rife_live.frames import FrameMeta
 from rife_live.input.bindings import BindingTable, load_bindings, parse_key
 from rife_live.models import adaptive
-from rife_live.models.engine import Interpolator
 from rife_live.pipeline.decode import DecodeOptions, DecodeThread, make_frame_ring
 from rife_live.pipeline.interpolate import KIND_MISS, InterpolateOptions, InterpolateThread, make_output_ring
 from rife_live.pipeline.ring import Ring, RingClosed
@@ -60,6 +59,9 @@ from rife_live.present import CloseEvent, KeyEvent, VideoOutput, WindowConfig, o
 from rife_live.sinks.stills import write_png
 from rife_live.stats import write_stats_json
 from rife_live.timing import DriftAverage, choose_frame, drift_action, rate_for_multi
+
+if TYPE_CHECKING:  # torch loads only once the input and the window are known good
+    from rife_live.models.engine import Interpolator
 
 Log = Callable[[str], None]
 
@@ -302,6 +304,8 @@ class LiveSession:
             self.interval = float(1 / self.rate)
             cap = resolve_scale(AUTO if self._scale_auto else self.config.video.scale, video.width, video.height)
             self._scale_value = cap
+            from rife_live.models.engine import Interpolator
+
             engine_opts = self.config.engine
             self.engine = Interpolator(device=engine_opts.device, dtype=engine_opts.dtype, model=engine_opts.model,
                                        model_dir=engine_opts.model_dir, log=self.log)
