@@ -24,6 +24,7 @@ Labelled sets:
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import statistics
@@ -38,6 +39,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench.common import machine_info, print_header  # noqa: E402
 from rife_live.pipeline.scenes import (  # noqa: E402
     PairKind,
     SceneConfig,
@@ -272,7 +274,11 @@ def timings() -> dict[str, float]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--json", type=Path, default=RESULTS, help="default bench/results/scenes.json")
+    args = parser.parse_args(argv)
+    print_header("scene-cut and static-pair detection", machine_info("cpu"))
     rng = np.random.default_rng(SEED)
     col, info = build_sets(rng)
     cfg = SceneConfig()
@@ -318,10 +324,12 @@ def main() -> None:
     print("\ntiming (median, this machine)")
     for k, v in result["timing"].items():
         print(f"  {k:48s} {v:9.1f}")
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
-    print(f"\nwrote {RESULTS.relative_to(REPO)}")
+    result["machine"] = machine_info("cpu")
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"\nwrote {args.json}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
