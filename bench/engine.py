@@ -47,7 +47,7 @@ def peak_gflops(dtype: torch.dtype, device: torch.device) -> float:
     return 2 * MATMUL_N**3 / best / 1e9
 
 
-def variants(device: str) -> dict[str, dict[str, object]]:
+def variants(device: str, compiled: bool = False) -> dict[str, dict[str, object]]:
     out: dict[str, dict[str, object]] = {
         "reference": dict(dtype="float32", channels_last=False, fuse_heads=False),
         "float32": dict(dtype="float32", channels_last=True, fuse_heads=True),
@@ -56,6 +56,8 @@ def variants(device: str) -> dict[str, dict[str, object]]:
         out["float16"] = dict(dtype="float16", channels_last=True, fuse_heads=True)
     elif cpu_supports_bfloat16():
         out["bfloat16"] = dict(dtype="bfloat16", channels_last=True, fuse_heads=True)
+    if compiled:  # the default dtype, blocks compiled with torch.compile (warm-up not timed)
+        out["compiled"] = dict(dtype="auto", channels_last=True, fuse_heads=True, compile=True)
     return out
 
 
@@ -72,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scales", default=DEFAULT_SCALES)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    parser.add_argument("--compile", action="store_true", help="add a torch.compile variant (slow to warm up)")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     info = machine_info(args.device)
     print_header("engine benchmark", info)
     engines = {name: Interpolator(device=args.device, log=lambda m: print(m, file=sys.stderr), **kw)
-               for name, kw in variants(args.device).items()}
+               for name, kw in variants(args.device, args.compile).items()}
     peaks = {str(e.dtype).replace("torch.", ""): peak_gflops(e.dtype, device) for e in engines.values()}
     print("# peak (matmul %d^3): %s" % (MATMUL_N, ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in peaks.items())))
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
