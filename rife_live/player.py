@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from rife_live.config import AUTO, Config
-from rife_live.errors import ConfigError
+from rife_live.errors import ConfigError, InputError
 from rife_live.pipeline.decode import DecodeOptions, DecodeThread, make_frame_ring
 from rife_live.pipeline.interpolate import InterpolateOptions, InterpolateThread, make_output_ring
 from rife_live.pipeline.ring import RingClosed
@@ -69,6 +69,13 @@ def resolve_scale(scale: float | str, width: int, height: int) -> float:
     return float(scale)
 
 
+def check_range(config: Config, source: Source) -> None:
+    """A ``--start`` at or past the end of a file is a one-line error before anything is opened."""
+    start, duration = config.video.start, source.video.duration
+    if start is not None and duration is not None and not source.is_live and start >= duration:
+        raise ConfigError(f"--start {float(start):g} s is at or past the end of the input ({float(duration):g} s)")
+
+
 def _sink_spec(config: Config, source: Source, rate: Fraction) -> SinkSpec:
     """The sink the output options ask for; neither a file nor a folder: the null sink (a dry run)."""
     out = config.output
@@ -106,6 +113,7 @@ def export(config: Config, target: str, *, log: Log, progress: bool,
     interrupted = False
     try:
         video = source.video
+        check_range(config, source)
         rate = resolve_rate(config, video.fps)
         scale = resolve_scale(config.video.scale, video.width, video.height)
         sink = open_sink(_sink_spec(config, source, rate))
@@ -144,6 +152,8 @@ def export(config: Config, target: str, *, log: Log, progress: bool,
         source.close()
     elapsed = time.perf_counter() - started
     frames = sink.frames_written
+    if frames == 0 and not interrupted:
+        raise InputError("nothing was written: no video frame of the input falls in the range to export")
     stats: dict[str, object] = {
         "input": target, "output": str(config.output.png_dir or config.output.path or "null"), "frames": frames,
         "rate": str(rate), "scale": scale, "elapsed_s": round(elapsed, 3), "fps": frames / elapsed if elapsed else None,
