@@ -195,7 +195,8 @@ def play_main(argv: Sequence[str] | None = None) -> int:
         if result.interrupted:
             print(f"rife-play: interrupted: wrote {result.frames} frames to {where} (finalized)", file=sys.stderr)
             return EXIT_INTERRUPTED
-        print(f"rife-play: wrote {result.frames} frames at {float(result.rate):g} fps to {where}", file=sys.stderr)
+        written_at = config.video.fps or result.rate  # --fps (slow motion) writes the frames at that rate
+        print(f"rife-play: wrote {result.frames} frames at {float(written_at):g} fps to {where}", file=sys.stderr)
         return 0
 
     return _guard("rife-play", run)
