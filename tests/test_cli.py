@@ -163,6 +163,13 @@ def test_two_rate_options(media_cache, tmp_path) -> None:
     assert_one_line_error(rife_play(clip, "-o", "out.mkv", "--multi", "2", "--exp", "1", cwd=tmp_path))
 
 
+def test_start_past_the_end(media_cache, tmp_path) -> None:
+    clip = media_cache.get("tiny.mp4", media.make_clip, width=64, height=48, frames=3)  # 0.12 s
+    result = rife_play(clip, "-o", "out.mkv", "--start", "10", cwd=tmp_path)
+    assert_one_line_error(result, "--start", "past the end")
+    assert not (tmp_path / "out.mkv").exists()
+
+
 # -- inputs that must work ------------------------------------------------------------------------
 
 
@@ -203,6 +210,17 @@ def test_rotated_phone_clip_comes_out_upright(tmp_path) -> None:
     upright = np.rot90(stored, k=1)  # the display matrix turns it 90 degrees counter-clockwise
     assert media.psnr(frames[0], upright) > MIN_PSNR_DB
     assert media.psnr(frames[0], upright) > media.psnr(frames[0], np.rot90(stored, k=-1)) + 10
+
+
+def test_slow_motion_writes_every_frame_at_the_given_rate(media_cache, tmp_path) -> None:
+    clip = media_cache.get("tiny_audio.mp4", media.make_clip, width=64, height=48, frames=3, audio=True)
+    result = rife_play(clip, "-o", "out.mkv", "--fps", "25", cwd=tmp_path)
+    assert_ok(result)
+    assert "wrote 6 frames at 25 fps" in result.stderr
+    frames, pts = decode(tmp_path / "out.mkv")
+    assert len(frames) == 6 and [round(p * 25) for p in pts] == list(range(6))  # half speed
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        assert not container.streams.audio  # the audio would no longer match: left out
 
 
 # -- Ctrl+C ---------------------------------------------------------------------------------------
