@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests import media
+from xvfb import xvfb_or_skip
 
 
 class MediaCache:
@@ -43,3 +44,12 @@ def bbb_path() -> Path:
     if not media.BBB_PATH.exists():
         pytest.skip(f"{media.BBB_PATH} is missing")
     return media.BBB_PATH
+
+
+@pytest.fixture(scope="module")
+def display():
+    """A private Xvfb server for the test module (DISPLAY set while it runs); skips without Xvfb."""
+    with xvfb_or_skip() as name, pytest.MonkeyPatch.context() as patch:
+        patch.setenv("DISPLAY", name)
+        patch.delenv("WAYLAND_DISPLAY", raising=False)
+        yield name

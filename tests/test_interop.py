@@ -17,7 +17,6 @@ from rife_live.present.interop import (FALLBACK_NOTE, INSTALL_HINT, available, c
 from rife_live.present.window import WindowConfig, open_window
 
 from test_engine import bbb_frames
-from xvfb import xvfb_or_skip
 
 NO_CUDA = "no CUDA device"
 GLX_VENDOR_VAR = "__GLX_VENDOR_LIBRARY_NAME"
@@ -71,12 +70,6 @@ def test_fallback_is_logged_once_as_one_line():
 
 # ---------------------------------------------------------------- a real GL context
 
-@pytest.fixture(scope="module")
-def display():
-    with xvfb_or_skip() as name, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DISPLAY", name)
-        patch.delenv("WAYLAND_DISPLAY", raising=False)
-        yield name
 
 
 @pytest.mark.gl

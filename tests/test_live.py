@@ -29,7 +29,6 @@ from rife_live.present.renderer import letterbox
 from rife_live.sinks.stills import read_image
 from tests import media
 
-from xvfb import xvfb_or_skip
 
 REPO = Path(__file__).resolve().parents[1]
 WIDTH, HEIGHT = 160, 96
@@ -214,12 +213,6 @@ def test_gpu_output_without_a_display_is_one_line_suggesting_vo_null(short_clip)
 
 # ---------------------------------------------------------------- a real window under Xvfb
 
-@pytest.fixture(scope="module")
-def display():
-    with xvfb_or_skip() as name, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DISPLAY", name)
-        patch.delenv("WAYLAND_DISPLAY", raising=False)
-        yield name
 
 
 def gl_session(clip: Path, tmp_path: Path, log: Callable[[str], None] = lambda _m: None,

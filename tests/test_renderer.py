@@ -19,7 +19,6 @@ from rife_live.present.renderer import (CELL_H, CELL_W, FIRST_CHAR, FONT_5X8, GL
                                         osd_box, osd_scale_for, osd_vertices, planes_from_av_frame,
                                         yuv_to_rgb_affine)
 
-from xvfb import xvfb_or_skip
 
 BBB = Path(__file__).resolve().parent / "data" / "bigbuckbunny.mp4"
 BBB_FRAME_INDEX = 40  # a frame with detail and colour
@@ -210,12 +209,6 @@ def test_unknown_vo_is_a_config_error():
 
 # ---------------------------------------------------------------- GL under Xvfb
 
-@pytest.fixture(scope="module")
-def display():
-    with xvfb_or_skip() as name, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DISPLAY", name)
-        patch.delenv("WAYLAND_DISPLAY", raising=False)
-        yield name
 
 
 @pytest.fixture

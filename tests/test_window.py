@@ -21,7 +21,6 @@ from rife_live.present.window import (BACKEND_NATIVE, BACKEND_OSMESA, CloseEvent
                                       modifier_prefix, open_window, pyopengl_platform_for,
                                       resolve_backend)
 
-from xvfb import xvfb_or_skip
 
 REPO = Path(__file__).resolve().parents[1]
 EVENT_WAIT_S = 0.05
@@ -134,12 +133,6 @@ def test_no_display_is_one_clear_error():
 
 # ---------------------------------------------------------------- real window under Xvfb
 
-@pytest.fixture(scope="module")
-def display():
-    with xvfb_or_skip() as name, pytest.MonkeyPatch.context() as patch:
-        patch.setenv("DISPLAY", name)
-        patch.delenv("WAYLAND_DISPLAY", raising=False)
-        yield name
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ frames, for benchmarks). ``open_sink`` (in ``rife_live.sinks``) picks one from a
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import signal
 import tempfile
 import threading
@@ -80,7 +82,7 @@ class Sink(Protocol):
         ...
 
 
-class SinkBase:
+class SinkBase(ABC):
     """Shared plumbing: the frame count, the image check and ``with`` support."""
 
     def __init__(self) -> None:
@@ -91,11 +93,13 @@ class SinkBase:
     def frames_written(self) -> int:
         return self._count
 
+    @abstractmethod
     def write(self, image: np.ndarray, meta: FrameMeta) -> None:
-        raise NotImplementedError
+        """Write one HxWx3 uint8 RGB frame."""
 
+    @abstractmethod
     def close(self) -> None:
-        raise NotImplementedError
+        """Finalize; idempotent."""
 
     def __enter__(self) -> SinkBase:
         return self
