@@ -8,6 +8,7 @@ Every user error ends with one line ``PROG: error: ...`` and a non-zero exit, ne
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
@@ -35,8 +36,20 @@ def _log(prog: str) -> Callable[[str], None]:
     return lambda message: print(f"{prog}: {message}", file=sys.stderr, flush=True)
 
 
+def _log_to_stderr(prog: str) -> None:
+    """Notices the library logs (``rife_live.*`` loggers) reach stderr as ``PROG: message``."""
+    logger = logging.getLogger("rife_live")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter(f"{prog}: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
+
+
 def _guard(prog: str, run: Callable[[], int]) -> int:
     """Run a command; turn every failure into one line and an exit code."""
+    _log_to_stderr(prog)
     try:
         return run()
     except RifeError as exc:

@@ -32,6 +32,7 @@ RING_A_SLOTS = 6  # source frames: the pair being interpolated plus decode-ahead
 RING_B_SLOTS = 8  # output frames waiting for the sink
 POLL_S = 0.1
 JOIN_TIMEOUT_S = 5.0
+PASS_JOIN_TIMEOUT_S = 120.0  # the interpolation thread ends after its pass: minutes at most (4K on a CPU)
 PROGRESS_INTERVAL_S = 0.25
 AUTO_SCALE_MAX_PIXELS = 1920 * 1088  # auto flow scale: 1.0 up to 1080p, 0.5 above (the original's --UHD)
 AUTO_SCALE_LARGE = 0.5
@@ -144,12 +145,14 @@ def export(config: Config, target: str, *, log: Log, progress: bool,
         for stage in (interp, decode):
             if stage is not None:
                 stage.stop()
-        for stage in (interp, decode):
-            if stage is not None:
-                stage.join(JOIN_TIMEOUT_S)
+        if interp is not None:
+            interp.join(PASS_JOIN_TIMEOUT_S)  # a network pass in flight finishes first
+        if decode is not None:
+            decode.join(JOIN_TIMEOUT_S)
         if sink is not None:
             sink.close()
-        source.close()
+        if decode is None or not decode.is_alive():  # a running decode thread still owns the source
+            source.close()
     elapsed = time.perf_counter() - started
     frames = sink.frames_written
     if frames == 0 and not interrupted:

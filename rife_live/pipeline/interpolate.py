@@ -205,7 +205,8 @@ class InterpolateThread:
         self._thread.start()
 
     def stop(self) -> None:
-        """Ask the thread to end soon; both rings are closed so every side wakes."""
+        """Ask the thread to end after the work in hand (a network pass in flight finishes); on its
+        way out it closes both rings, so every side wakes."""
         self._stop.set()
 
     def join(self, timeout: float | None = JOIN_TIMEOUT_S) -> bool:
