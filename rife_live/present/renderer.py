@@ -21,7 +21,7 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
-SHADER_DIR = Path(__file__).resolve().parents[2] / "shaders"
+SHADER_DIR = Path(__file__).resolve().parent / "shaders"  # package data; the repo's top-level shaders/ links here
 
 # ---------------------------------------------------------------- records
 
