@@ -374,3 +374,36 @@ def test_interp_one_pixel_image(capsys, tmp_path) -> None:
     dot = tmp_path / "dot.png"
     write_png(dot, np.zeros((1, 1, 3), np.uint8))
     assert_interp_error(*interp(capsys, dot, dot, "-o", tmp_path / "out"), "1x1")
+
+
+# -- rife-eval ------------------------------------------------------------------------------
+
+
+def test_rife_eval_video_protocol_writes_json(media_cache, tmp_path, capsys) -> None:
+    import json
+
+    from rife_live.cli import eval_main
+
+    clip = media_cache.get("eval_clip.mp4", media.make_clip, width=128, height=96, frames=5, source="bbb")
+    out = tmp_path / "eval.json"
+    code = eval_main(["video", str(clip), "--factor", "2", "--method", "network,blend", "--limit", "1",
+                      "--json", str(out)])
+    assert code == 0
+    table = capsys.readouterr().out
+    assert "network" in table and "blend" in table
+    result = json.loads(out.read_text())
+    assert result["psnr"] > 20 and 0 < result["ssim"] <= 1
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["vimeo90k", "/nonexistent/vimeo"], ("missing",)),
+    (["nonsense", "."], ("unknown protocol",)),
+    (["video", "x.mp4", "--factor", "3"], ("factor",)),
+])
+def test_rife_eval_bad_arguments_give_one_line(argv, words, capsys) -> None:
+    from rife_live.cli import eval_main
+
+    code = eval_main(argv)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code != 0 and len(err) == 1 and err[0].startswith("rife-eval: error:")
+    assert all(w in err[0] for w in words)
