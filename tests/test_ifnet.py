@@ -59,3 +59,21 @@ def test_fused_heads_compute_the_same(published):
         b = fused(img0, img1, 1.0)
     assert torch.allclose(a.middle, b.middle, atol=1e-5)
     assert torch.allclose(a.flow, b.flow, atol=1e-4)
+
+
+@pytest.mark.parametrize("level", [4, 8, 16])
+def test_warp_downsampled_equals_downsampling_the_full_warp(level):
+    import torch.nn.functional as F
+
+    from rife_live.models.ifnet import subsample_offset, warp_downsampled
+
+    torch.manual_seed(level)
+    height, width = 128, 192
+    image = torch.rand(2, 3, height, width)
+    flow = torch.randn(2, 2, height, width) * 6
+    grid = base_grid(2, height, width, image.device, image.dtype)
+    units = flow_to_grid_units(height, width, image.device, image.dtype)
+    full = F.interpolate(warp(image, flow, grid, units), scale_factor=1 / level, mode="bilinear", align_corners=False)
+    assert torch.allclose(warp_downsampled(image, flow, grid, units, level), full, atol=1e-6)
+    assert subsample_offset(level) == level // 2 - 1
+    assert subsample_offset(2) is None and subsample_offset(1) is None and subsample_offset(0.5) is None

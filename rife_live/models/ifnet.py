@@ -118,27 +118,30 @@ class IFBlock(nn.Module):
         x = F.conv_transpose2d(x, self.head_w1, self.head_b1, stride=2, padding=1, groups=2)
         return x[:, : FLOW_CHANNELS + MASK_CHANNELS]
 
-    def forward(self, warped: torch.Tensor, mask: torch.Tensor | None, flow: torch.Tensor | None,
-                level: float) -> tuple[torch.Tensor, torch.Tensor]:
-        """Flow and mask updates, both passes of the ensemble averaged, at full size.
+    def forward(self, warped: torch.Tensor, state: torch.Tensor | None, level: float,
+                warped_at_level: bool = False) -> torch.Tensor:
+        """The (flow, mask) update (N,5,H,W) at full size, both passes of the ensemble averaged.
 
-        ``warped`` (2N,3,H,W) holds warped img0 over warped img1; ``mask`` (N,1,H,W), ``flow``
-        (N,4,H,W), both None for the first block (zero). Pass A sees (w0, w1, m, f), pass B (w1, w0, -m, f with halves swapped); both run
-        as one batch. Everything is resized to the level first (resizing is per channel, so
-        batching after it is the same arithmetic), and the ensemble is averaged before resizing
-        back. Resizing happens in the inputs' dtype; the convolutions run in the block's weight
-        dtype and memory format (the engine may cast blocks to bfloat16/float16, channels_last).
+        ``warped`` (2N,3,H,W) holds warped img0 over warped img1 (already at the level's size
+        when ``warped_at_level``); ``state`` (N,5,H,W) is the current flow (4) and mask (1), None
+        for the first block (zero). Pass A sees (w0, w1, m, f), pass B (w1, w0, -m, f with
+        halves swapped); both run as one batch. Everything is resized to the level first
+        (resizing is per channel, so batching after it is the same arithmetic), and the ensemble
+        is averaged before resizing back. Resizing happens in the inputs' dtype; the
+        convolutions run in the block's weight dtype and memory format (the engine may cast
+        blocks to bfloat16/float16, channels_last).
         """
         n = warped.shape[0] // 2
         if level != 1.0:
             down = 1.0 / level
-            warped = F.interpolate(warped, scale_factor=down, mode="bilinear", align_corners=False)
-            if mask is not None:
-                mask = F.interpolate(mask, scale_factor=down, mode="bilinear", align_corners=False)
-                flow = F.interpolate(flow, scale_factor=down, mode="bilinear", align_corners=False) / level
-        if mask is None:  # the first block: flow and mask start at zero (made at the level's size)
-            mask = warped.new_zeros((n, MASK_CHANNELS, *warped.shape[2:]))
-            flow = warped.new_zeros((n, FLOW_CHANNELS, *warped.shape[2:]))
+            if not warped_at_level:
+                warped = F.interpolate(warped, scale_factor=down, mode="bilinear", align_corners=False)
+            if state is not None:
+                state = F.interpolate(state, scale_factor=down, mode="bilinear", align_corners=False)
+                state[:, :FLOW_CHANNELS].div_(level)
+        if state is None:  # the first block: flow and mask start at zero (made at the level's size)
+            state = warped.new_zeros((n, FLOW_CHANNELS + MASK_CHANNELS, *warped.shape[2:]))
+        flow, mask = state[:, :FLOW_CHANNELS], state[:, FLOW_CHANNELS:]
         w0, w1 = warped[:n], warped[n:]
         x = torch.cat((torch.cat((w0, w1, mask, flow), dim=1),
                        torch.cat((w1, w0, -mask, _swap_halves(flow)), dim=1)), dim=0)
@@ -148,13 +151,12 @@ class IFBlock(nn.Module):
         for k in range(RESIDUAL_UNITS):
             feat = getattr(self, f"convblock{k}")(feat).add_(feat)
         out = self._heads(feat).to(dtype=warped.dtype, memory_format=torch.contiguous_format)
-        d_flow = (out[:n, :FLOW_CHANNELS] + _swap_halves(out[n:, :FLOW_CHANNELS])) * 0.5
-        d_mask = (out[:n, FLOW_CHANNELS:] - out[n:, FLOW_CHANNELS:]) * 0.5
+        update = torch.cat(((out[:n, :FLOW_CHANNELS] + _swap_halves(out[n:, :FLOW_CHANNELS])),
+                            (out[:n, FLOW_CHANNELS:] - out[n:, FLOW_CHANNELS:])), dim=1).mul_(0.5)
         if level != 1.0:
-            both = F.interpolate(torch.cat((d_flow, d_mask), dim=1), scale_factor=level, mode="bilinear",
-                                 align_corners=False)
-            d_flow, d_mask = both[:, :FLOW_CHANNELS] * level, both[:, FLOW_CHANNELS:]
-        return d_flow, d_mask
+            update = F.interpolate(update, scale_factor=level, mode="bilinear", align_corners=False)
+            update[:, :FLOW_CHANNELS].mul_(level)
+        return update
 
 
 @dataclass(frozen=True)
@@ -191,6 +193,36 @@ def _by_image(flow: torch.Tensor) -> torch.Tensor:
     return flow.unflatten(1, (2, FLOW_CHANNELS // 2)).transpose(0, 1).reshape(2 * n, 2, height, width)
 
 
+def subsample_offset(level: float) -> int | None:
+    """For an even integer level L >= 4, the first of the two rows (and columns) per L that a
+    bilinear downsample by L reads (align_corners=False: source = L * i + (L - 1) / 2, halfway
+    between rows L*i + L/2 - 1 and L*i + L/2); None for other levels."""
+    if level >= 4 and float(level).is_integer() and int(level) % 2 == 0:
+        return int(level) // 2 - 1
+    return None
+
+
+def warp_downsampled(image: torch.Tensor, flow: torch.Tensor, grid: torch.Tensor, units: torch.Tensor,
+                     level: int) -> torch.Tensor:
+    """``F.interpolate(warp(image, flow), scale_factor=1/level)`` for a level that
+    ``subsample_offset`` accepts, warping only the quarter of the pixels that downsample reads
+    (each output is the mean of a 2x2 group of them): the same values at 4/level^2 of the cost."""
+    offset = subsample_offset(level)
+    assert offset is not None
+    n, _, height, width = image.shape
+    h, w = height // level, width // level
+    inverse = units.reciprocal().view(1, 1, 1, 2)
+    parts = []
+    for dy in (0, 1):
+        for dx in (0, 1):
+            rows = slice(offset + dy, offset + dy + level * h, level)
+            cols = slice(offset + dx, offset + dx + level * w, level)
+            parts.append(torch.addcmul(grid[:, rows, cols], flow[:, :, rows, cols].permute(0, 2, 3, 1), inverse))
+    sampled = F.grid_sample(image, torch.cat(parts, dim=2), mode="bilinear", padding_mode="border",
+                            align_corners=True)
+    return sampled.unflatten(3, (4, w)).mean(dim=3)
+
+
 def _swap_halves(flow: torch.Tensor) -> torch.Tensor:
     return torch.cat((flow[:, 2:4], flow[:, 0:2]), dim=1)
 
@@ -224,16 +256,22 @@ class IFNet(nn.Module):
             grid = base_grid(2 * n, height, width, img0.device, img0.dtype)
         if units is None:
             units = flow_to_grid_units(height, width, img0.device, img0.dtype)
-        flow: torch.Tensor | None = None
-        mask: torch.Tensor | None = None
+        state: torch.Tensor | None = None  # flow (4) and mask (1)
         images = torch.cat((img0, img1), dim=0)
-        warped = images
-        for block, factor in zip(self.blocks(), LEVEL_FACTORS):
-            d_flow, d_mask = block(warped, mask, flow, factor / scale)
-            flow = d_flow if flow is None else flow.add_(d_flow)
-            mask = d_mask if mask is None else mask.add_(d_mask)
-            warped = warp(images, _by_image(flow), grid, units)
-        assert flow is not None and mask is not None
+        warped, at_level = images, False
+        levels = [factor / scale for factor in LEVEL_FACTORS]
+        for k, block in enumerate(self.blocks()):
+            update = block(warped, state, levels[k], at_level)
+            state = update if state is None else state.add_(update)
+            flow = _by_image(state[:, :FLOW_CHANNELS])
+            next_level = levels[k + 1] if k + 1 < len(levels) else None
+            if next_level is not None and subsample_offset(next_level) is not None:
+                # The next block only reads a downsample of the warped images: warp just those pixels.
+                warped, at_level = warp_downsampled(images, flow, grid, units, int(next_level)), True
+            else:
+                warped, at_level = warp(images, flow, grid, units), False
+        assert state is not None
+        flow, mask = state[:, :FLOW_CHANNELS], state[:, FLOW_CHANNELS:]
         middle = torch.lerp(warped[n:], warped[:n], torch.sigmoid(mask))  # w0 * a + w1 * (1 - a)
         return IFNetOutput(flow=flow, mask=mask, middle=middle)
 
