@@ -21,6 +21,8 @@ PyAV nor GStreamer at module level, so both interpreters can run it.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import os
 import signal
 import socket
@@ -73,7 +75,7 @@ def wall_pts_latency(raw_pts_s: Fraction | float, now: float | None = None) -> f
     return (now - float(raw_pts_s)) % PTS_WRAP_S
 
 
-class _ServerProcess:
+class _ServerProcess(ABC):
     """A server subprocess that prints READY_LINE once it serves; killable and restartable."""
 
     def __init__(self, port: int, width: int, height: int, fps: int) -> None:
@@ -84,8 +86,9 @@ class _ServerProcess:
         self.starts = 0
         self._process: subprocess.Popen[str] | None = None
 
+    @abstractmethod
     def _command(self) -> list[str]:
-        raise NotImplementedError
+        """The server's command line."""
 
     @property
     def running(self) -> bool:

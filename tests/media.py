@@ -352,6 +352,16 @@ def iter_rgb(path: Path | str) -> Iterator[np.ndarray]:
             yield frame.to_ndarray(format="rgb24")
 
 
+def frames_and_pts(path: Path | str) -> tuple[list[np.ndarray], list[Fraction]]:
+    """Decode a video file (it must be playable): RGB24 frames and their exact pts in seconds."""
+    frames, pts = [], []
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            frames.append(frame.to_ndarray(format="rgb24"))
+            pts.append(frame.pts * frame.time_base)
+    return frames, pts
+
+
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
     """PSNR in dB between two uint8 images of one shape (inf when identical)."""
     mse = float(np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2))

@@ -62,15 +62,6 @@ def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
     assert "Traceback" not in result.stderr and "error" not in result.stderr, result.stderr
 
 
-def decode(path: Path) -> tuple[list[np.ndarray], list[Fraction]]:
-    frames, pts = [], []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            pts.append(frame.pts * frame.time_base)
-    return frames, pts
-
-
 def decodable_frames(path: Path) -> int:
     """Frames PyAV gets out of a possibly damaged file before it stops (errors end the count)."""
     count = 0
@@ -110,7 +101,7 @@ def test_mkv_cut_in_half_gives_the_frames_that_are_there(media_cache, tmp_path) 
     assert 0 < there < 12
     result = rife_play("half.mkv", "-o", "out.mkv", cwd=tmp_path)
     assert_ok(result)
-    frames, pts = decode(tmp_path / "out.mkv")
+    frames, pts = media.frames_and_pts(tmp_path / "out.mkv")
     assert len(frames) == 2 * there  # a shorter output, every frame of it at its exact time
     assert [round(p * 50) for p in pts] == list(range(2 * there))
 
@@ -176,7 +167,7 @@ def test_start_past_the_end(media_cache, tmp_path) -> None:
 def test_one_video_frame(tmp_path) -> None:
     media.make_one_frame_clip(tmp_path / "one.mp4")
     assert_ok(rife_play("one.mp4", "-o", "out.mkv", cwd=tmp_path))
-    frames, pts = decode(tmp_path / "out.mkv")
+    frames, pts = media.frames_and_pts(tmp_path / "out.mkv")
     assert len(frames) == 2 and [round(p * 50) for p in pts] == [0, 1]  # the frame, lasting 1/25 s
 
 
@@ -187,7 +178,7 @@ def test_odd_size(tmp_path) -> None:
     assert len(pngs) == 6 and all(read_image(p).shape == (241, 321, 3) for p in pngs)
     # 4:2:0 video cannot be odd-sized: the encoder repeats the last column and row (322x242).
     assert_ok(rife_play("odd.mp4", "-o", "out.mkv", cwd=tmp_path))
-    frames, _ = decode(tmp_path / "out.mkv")
+    frames, _ = media.frames_and_pts(tmp_path / "out.mkv")
     assert len(frames) == 6 and frames[0].shape == (242, 322, 3)
     assert media.psnr(frames[0][:241, :321], read_image(pngs[0])) > MIN_PSNR_DB
 
@@ -195,7 +186,7 @@ def test_odd_size(tmp_path) -> None:
 def test_10bit_input(tmp_path) -> None:
     media.make_10bit_clip(tmp_path / "deep.mkv", width=96, height=64, frames=3)
     assert_ok(rife_play("deep.mkv", "-o", "out.mkv", cwd=tmp_path))
-    frames, _ = decode(tmp_path / "out.mkv")
+    frames, _ = media.frames_and_pts(tmp_path / "out.mkv")
     assert len(frames) == 6 and frames[0].shape == (64, 96, 3)
     source = next(media.iter_rgb(tmp_path / "deep.mkv"))  # PyAV's own 10-bit -> RGB conversion
     assert media.psnr(frames[0], source) > MIN_PSNR_DB  # the right colours, not a misread 10-bit plane
@@ -204,7 +195,7 @@ def test_10bit_input(tmp_path) -> None:
 def test_rotated_phone_clip_comes_out_upright(tmp_path) -> None:
     media.make_rotated_clip(tmp_path / "phone.mp4", rotation=90, width=96, height=64, frames=3)
     assert_ok(rife_play("phone.mp4", "-o", "out.mkv", cwd=tmp_path))
-    frames, _ = decode(tmp_path / "out.mkv")
+    frames, _ = media.frames_and_pts(tmp_path / "out.mkv")
     assert len(frames) == 6 and frames[0].shape == (96, 64, 3)  # stored 96x64, shown 64x96
     stored = next(media.iter_rgb(tmp_path / "phone.mp4"))
     upright = np.rot90(stored, k=1)  # the display matrix turns it 90 degrees counter-clockwise
@@ -217,7 +208,7 @@ def test_slow_motion_writes_every_frame_at_the_given_rate(media_cache, tmp_path)
     result = rife_play(clip, "-o", "out.mkv", "--fps", "25", cwd=tmp_path)
     assert_ok(result)
     assert "wrote 6 frames at 25 fps" in result.stderr
-    frames, pts = decode(tmp_path / "out.mkv")
+    frames, pts = media.frames_and_pts(tmp_path / "out.mkv")
     assert len(frames) == 6 and [round(p * 25) for p in pts] == list(range(6))  # half speed
     with av.open(str(tmp_path / "out.mkv")) as container:
         assert not container.streams.audio  # the audio would no longer match: left out
@@ -262,7 +253,7 @@ def test_ctrl_c_mid_export_leaves_a_playable_file(media_cache, tmp_path) -> None
     assert "Traceback" not in text
     done = INTERRUPTED.search(text)
     assert done, text
-    frames, pts = decode(out)  # playable: the trailer was written
+    frames, pts = media.frames_and_pts(out)  # playable: the trailer was written
     assert 4 <= len(frames) == int(done.group(1)) < 2 * media.BBB_FRAMES
     assert [round(p * 50) for p in pts] == list(range(len(frames)))
     with av.open(str(out)) as container:  # the audio stops with the video

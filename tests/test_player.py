@@ -41,16 +41,6 @@ def _export(target: Path, **flags: object) -> ExportResult:
     return export(config, str(target), log=_quiet, progress=False)
 
 
-def _frames_and_pts(path: Path) -> tuple[list[np.ndarray], list[Fraction]]:
-    """Decode a video file (it must be playable): RGB frames and exact pts in seconds."""
-    frames, pts = [], []
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            frames.append(frame.to_ndarray(format="rgb24"))
-            pts.append(frame.pts * frame.time_base)
-    return frames, pts
-
-
 def _audio_span(path: Path) -> Fraction | None:
     """Seconds from the first audio packet's start to the last one's end; None without audio."""
     with av.open(str(path)) as container:
@@ -124,7 +114,7 @@ def test_full_resolution_window_of_the_real_clip_at_60fps(bbb_path, tmp_path) ->
     start, end = FULL_WINDOW
     result = _export(bbb_path, path=out, target_fps="60", start=f"{float(start):g}", end=f"{float(end):g}")
 
-    frames, pts = _frames_and_pts(out)
+    frames, pts = media.frames_and_pts(out)
     expected = expected_output_count(media.BBB_FRAMES, media.BBB_FPS, 60, start=start, end=end)
     assert expected == 18 and result.frames == expected and len(frames) == expected
     assert frames[0].shape == (720, 1280, 3)
@@ -146,7 +136,7 @@ def timeline_export(bbb_path, media_cache, tmp_path_factory) -> tuple[Path, Path
 
 def test_whole_clip_at_60fps_has_exactly_the_timing_modules_frames(timeline_export) -> None:
     out, _stats, result = timeline_export
-    frames, pts = _frames_and_pts(out)
+    frames, pts = media.frames_and_pts(out)
     expected = expected_output_pts(media.BBB_FRAMES, media.BBB_FPS, 60)
     assert len(expected) == 317 and expected[-1] == Fraction(316, 60)
     assert result.frames == 317 and len(frames) == 317
@@ -184,7 +174,7 @@ def test_stats_json_is_written_and_consistent(timeline_export) -> None:
 def test_exp_and_multi_multiply_the_frame_count(small_clip, tmp_path, flags, factor) -> None:
     out = tmp_path / "out.mkv"
     result = _export(small_clip, path=out, **flags)
-    frames, pts = _frames_and_pts(out)
+    frames, pts = media.frames_and_pts(out)
     assert result.rate == factor * 25
     assert len(frames) == result.frames == factor * 6
     assert [round(p * result.rate) for p in pts] == list(range(factor * 6))
@@ -216,7 +206,7 @@ def test_montage_is_twice_as_wide_with_the_source_on_the_left(small_clip, tmp_pa
 def test_montage_to_a_video_file(small_clip, tmp_path) -> None:
     out = tmp_path / "montage.mkv"
     _export(small_clip, path=out, montage="yes")
-    frames, _ = _frames_and_pts(out)
+    frames, _ = media.frames_and_pts(out)
     assert len(frames) == 12 and frames[0].shape == (SMALL[1], 2 * SMALL[0], 3)
 
 
