@@ -178,13 +178,15 @@ def _play_parser() -> argparse.ArgumentParser:
     other.add_argument("--config", type=Path, default=None,
                        help="TOML config file (over ~/.config/rife-live/rife-live.toml, under flags)")
     other.add_argument("--rtsp-transport", default=None, help="tcp (default) or udp, for rtsp:// inputs")
+    other.add_argument("--network-timeout", default=None,
+                       help="seconds before opening or reading a URL gives up (default 10); live inputs then reconnect")
     other.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _engine_arguments(parser, defaults=False)
     return parser
 
 
 CONFIG_FLAGS = ("path", "png_dir", "target_fps", "multi", "exp", "fps", "scale", "montage", "start", "end",
-                "no_audio", "vcodec", "crf", "stats_json", "rtsp_transport", "model", "model_dir", "device", "dtype",
+                "no_audio", "vcodec", "crf", "stats_json", "rtsp_transport", "network_timeout", "model", "model_dir", "device", "dtype",
                 "fullscreen", "volume", "mute", "loop", "no_interp", "vo", "ao", "input_conf")
 
 

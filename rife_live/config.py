@@ -52,6 +52,7 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 VIDEO_OUTPUTS = ("gpu", "null")
 AUDIO_OUTPUTS = ("auto", "null")
 VOLUME_RANGE = (0.0, 100.0)
+NETWORK_TIMEOUT_RANGE = (0.5, 600.0)  # seconds
 CRF_RANGE = (0, 63)  # x264/x265 use 0-51, VP9/AV1 0-63; the encoder checks its own range
 LUMA_RANGE = (0.0, 255.0)
 SIMILARITY_RANGE = (-1.0, 1.0)
@@ -120,6 +121,7 @@ class PlayerOptions:
     ao: str = "auto"
     input_conf: Path | None = None  # None: ~/.config/rife-live/input.conf when it exists
     rtsp_transport: str = "tcp"
+    network_timeout: float = 10.0  # seconds: opening or reading a URL gives up after this
 
 
 @dataclass(frozen=True)
@@ -333,6 +335,7 @@ PARSERS: Mapping[str, Callable[[object], Any]] = {
     "ao": _choice(AUDIO_OUTPUTS),
     "input_conf": _path,
     "rtsp_transport": _choice(RTSP_TRANSPORTS),
+    "network_timeout": _in_range(_number, *NETWORK_TIMEOUT_RANGE),
     "path": _path,
     "png_dir": _path,
     "vcodec": _text,

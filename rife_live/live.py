@@ -53,8 +53,8 @@ from rife_live.pipeline.decode import DecodeOptions, DecodeThread, make_frame_ri
 from rife_live.pipeline.interpolate import KIND_MISS, InterpolateOptions, InterpolateThread, make_output_ring
 from rife_live.pipeline.ring import Ring, RingClosed
 from rife_live.pipeline.scenes import SceneConfig
-from rife_live.pipeline.source import Source, SourceOptions, open_source
-from rife_live.player import resolve_rate, resolve_scale
+from rife_live.pipeline.source import Source, open_source
+from rife_live.player import resolve_rate, resolve_scale, source_options
 from rife_live.present import CloseEvent, KeyEvent, VideoOutput, WindowConfig, open_video_output
 from rife_live.sinks.stills import write_png
 from rife_live.stats import write_stats_json
@@ -290,7 +290,7 @@ class LiveSession:
         player = self.config.player
         if self.bindings is None:
             self.bindings = load_bindings(player.input_conf, log=self.log)
-        source = open_source(self.target, SourceOptions(rtsp_transport=player.rtsp_transport))
+        source = open_source(self.target, source_options(self.config))
         try:
             video = source.video
             self._duration = video.duration
@@ -518,7 +518,7 @@ class LiveSession:
             raise OutputError(f"the {', '.join(left)} thread did not stop for a restart")
         self._retire(old)
         epoch = max(old.decode.epoch, old.ring_b.epoch) + 1
-        source = open_source(self.target, SourceOptions(rtsp_transport=self.config.player.rtsp_transport))
+        source = open_source(self.target, source_options(self.config))
         self._interpolate = old.interp.interpolating
         self._launch(source, epoch, start)
 

@@ -77,6 +77,11 @@ def check_range(config: Config, source: Source) -> None:
         raise ConfigError(f"--start {float(start):g} s is at or past the end of the input ({float(duration):g} s)")
 
 
+def source_options(config: Config) -> SourceOptions:
+    """How to open the input, from the config (RTSP transport, network timeout)."""
+    return SourceOptions(rtsp_transport=config.player.rtsp_transport, timeout_s=config.player.network_timeout)
+
+
 def _sink_spec(config: Config, source: Source, rate: Fraction) -> SinkSpec:
     """The sink the output options ask for; neither a file nor a folder: the null sink (a dry run)."""
     out = config.output
@@ -107,7 +112,7 @@ def export(config: Config, target: str, *, log: Log, progress: bool,
     the pipeline without the model load; by default one is built from ``config.engine``.
     """
     started = time.perf_counter()
-    source = open_source(target, SourceOptions(rtsp_transport=config.player.rtsp_transport))
+    source = open_source(target, source_options(config))
     decode: DecodeThread | None = None
     interp: InterpolateThread | None = None
     sink = None

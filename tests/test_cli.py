@@ -398,3 +398,21 @@ def test_rife_eval_bad_arguments_give_one_line(argv, words, capsys) -> None:
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and len(err) == 1 and err[0].startswith("rife-eval: error:")
     assert all(w in err[0] for w in words)
+
+
+def test_network_timeout_bounds_a_silent_udp_source(tmp_path) -> None:
+    import socket
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:  # a free port nobody sends to
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    started = time.monotonic()
+    result = rife_play(f"udp://127.0.0.1:{port}", "-o", tmp_path / "x.mkv", "--network-timeout", "1", cwd=tmp_path)
+    assert_one_line_error(result, f"udp://127.0.0.1:{port}")
+    assert time.monotonic() - started < RUN_TIMEOUT_S
+    assert not (tmp_path / "x.mkv").exists()
+
+
+def test_network_timeout_value_is_checked(tmp_path) -> None:
+    assert_one_line_error(rife_play("x.mp4", "-o", "y.mkv", "--network-timeout", "0", cwd=tmp_path),
+                          "--network-timeout")
