@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Mapping
 
 from rife_live.errors import OutputError
+from rife_live.outputs import write_bytes
 
 BAR_WIDTH = 24
 SECONDS_PER_MINUTE = 60
@@ -40,7 +41,9 @@ def progress_line(done: int, total: int | None, elapsed_s: float) -> str:
 
 
 def write_stats_json(path: Path, stats: Mapping[str, object]) -> None:
+    """Write the stats as JSON, whole or not at all (a temporary file renamed into place); the
+    command checked the path before the run (``outputs.check_new_file``)."""
     try:
-        path.write_text(json.dumps(stats, indent=1, default=str) + "\n")
-    except OSError as exc:
-        raise OutputError(f"cannot write stats to {path}: {exc.strerror}") from exc
+        write_bytes(path, (json.dumps(stats, indent=1, default=str) + "\n").encode())
+    except OutputError as exc:
+        raise OutputError(f"cannot write stats: {exc}") from exc

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import os
-import signal
-import threading
-import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,8 +12,7 @@ import pytest
 
 from rife_live.errors import ConfigError, OutputError
 from rife_live.frames import FrameMeta
-from rife_live.sinks import Sink, SinkSpec, kind_for_output, open_sink
-from rife_live.sinks.base import deferred_interrupt
+from rife_live.sinks import Sink, SinkSpec, check_video_name, open_sink
 from rife_live.sinks.encoder import EncoderSink
 from rife_live.sinks.null import NullSink
 from rife_live.sinks.png import PngFolderSink, frame_name
@@ -62,15 +58,16 @@ def test_factory_picks_driver(tmp_path: Path) -> None:
             s.close()
 
 
-def test_kind_for_output(tmp_path: Path) -> None:
-    assert kind_for_output(tmp_path / "a.MP4") == "encoder"
-    assert kind_for_output(tmp_path / "a.webm") == "encoder"
-    assert kind_for_output(tmp_path / "frames") == "png"
-    folder = tmp_path / "x.mkv"
-    folder.mkdir()
-    assert kind_for_output(folder) == "png"
+def test_check_video_name(tmp_path: Path) -> None:
+    check_video_name(tmp_path / "a.MP4")
+    check_video_name(tmp_path / "a.webm")
+    for not_a_file in (tmp_path / "frames", tmp_path / "x.mkv"):
+        if not_a_file.suffix:
+            not_a_file.mkdir()
+        with pytest.raises(OutputError, match="--png DIR"):
+            check_video_name(not_a_file)
     with pytest.raises(OutputError, match=r"\.avi.*\.mkv.*\.mp4.*\.mov.*\.webm"):
-        kind_for_output(tmp_path / "a.avi")
+        check_video_name(tmp_path / "a.avi")
 
 
 # --- null ---------------------------------------------------------------------------------------
@@ -125,7 +122,7 @@ def test_png_folder_16bit(tmp_path: Path) -> None:
 def test_png_folder_unwritable(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_bytes(b"x")
-    with pytest.raises(OutputError, match="not a directory"):
+    with pytest.raises(OutputError, match="cannot"):
         open_sink(SinkSpec("png", blocker))
     with pytest.raises(OutputError, match="cannot"):
         open_sink(SinkSpec("png", blocker / "sub"))
@@ -142,28 +139,15 @@ def test_png_folder_leaves_no_partial_files(tmp_path: Path) -> None:
         sink.write(media.pattern_frame(W, H, 3), meta(3))
 
 
-# --- Ctrl+C held back over a critical section ---------------------------------------------------
-
-
-def test_deferred_interrupt_delivers_after_block() -> None:
-    reached_end = False
-    with pytest.raises(KeyboardInterrupt):
-        with deferred_interrupt():
-            os.kill(os.getpid(), signal.SIGINT)
-            time.sleep(0.01)  # a point where Python would normally raise
-            reached_end = True
-    assert reached_end
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
-
-
-def test_deferred_interrupt_off_main_thread_is_plain() -> None:
-    seen: list[bool] = []
-
-    def body() -> None:
-        with deferred_interrupt():
-            seen.append(signal.getsignal(signal.SIGINT) is signal.default_int_handler)
-
-    worker = threading.Thread(target=body)
-    worker.start()
-    worker.join()
-    assert seen == [True]
+def test_png_folder_replace_removes_old_frames_only(tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    with open_sink(SinkSpec("png", folder)) as sink:
+        for k in range(5):
+            sink.write(media.pattern_frame(W, H, k), meta(k))
+    (folder / "notes.txt").write_text("mine")
+    (folder / "1234.png").write_bytes(b"not ours: another name pattern")
+    with open_sink(SinkSpec("png", folder, overwrite=True)) as sink:
+        for k in range(2):
+            sink.write(media.pattern_frame(W, H, 10 + k), meta(k))
+    assert sorted(os.listdir(folder)) == [frame_name(0), frame_name(1), "1234.png", "notes.txt"]
+    assert np.array_equal(read_png(folder / frame_name(1)), media.pattern_frame(W, H, 11))

@@ -138,7 +138,7 @@ def test_unwritable_path(tmp_path: Path) -> None:
         open_sink(SinkSpec("encoder", tmp_path / "missing" / "a.mp4"))
     folder = tmp_path / "dir.mp4"
     folder.mkdir()
-    with pytest.raises(OutputError, match="is a directory"):
+    with pytest.raises(OutputError, match="is a folder"):
         open_sink(SinkSpec("encoder", folder))
     with pytest.raises(OutputError, match="cannot write"):  # refused even to root
         open_sink(SinkSpec("encoder", Path("/proc/rife_live_out.mp4")))
@@ -165,14 +165,37 @@ def test_odd_size_is_edge_padded(tmp_path: Path) -> None:
         assert np.abs(b[241, :321].astype(int) - a[240, :].astype(int)).mean() < 8
 
 
-def test_zero_frames_leaves_no_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_zero_frames_leaves_no_file(tmp_path: Path) -> None:
     path = tmp_path / "empty.mp4"
     sink = open_sink(SinkSpec("encoder", path))
-    assert path.exists()  # created at open time: the path is known to be writable
-    with caplog.at_level(logging.WARNING):
-        sink.close()
-    assert not path.exists()
-    assert "no frames" in caplog.text
+    sink.close()
+    assert not list(tmp_path.iterdir())
+
+
+def test_written_beside_the_target_and_renamed_when_complete(tmp_path: Path) -> None:
+    path = tmp_path / "out.mkv"
+    path.write_bytes(b"the user's old file")
+    sink = open_sink(SinkSpec("encoder", path, rate=Fraction(30)))
+    for k in range(4):
+        sink.write(gray(k), FrameMeta(pts=Fraction(k, 30)))
+    partial = [p for p in tmp_path.iterdir() if p != path]
+    assert len(partial) == 1 and partial[0].name.startswith(".out.partial-") and partial[0].suffix == ".mkv"
+    assert path.read_bytes() == b"the user's old file"  # untouched until the new file is complete
+    sink.close()
+    assert list(tmp_path.iterdir()) == [path]
+    assert len(list(media.iter_rgb(path))) == 4
+
+
+def test_abort_keeps_the_old_file_and_no_new_one(tmp_path: Path) -> None:
+    path = tmp_path / "out.mp4"
+    path.write_bytes(b"the user's old file")
+    with pytest.raises(RuntimeError):
+        with open_sink(SinkSpec("encoder", path, rate=Fraction(30))) as sink:
+            for k in range(4):
+                sink.write(gray(k), FrameMeta(pts=Fraction(k, 30)))
+            raise RuntimeError("the run failed")
+    assert list(tmp_path.iterdir()) == [path]
+    assert path.read_bytes() == b"the user's old file"
 
 
 def test_close_after_error_keeps_frames(tmp_path: Path) -> None:

@@ -64,8 +64,9 @@ def test_read_errors(tmp_path: Path, media_cache) -> None:
 
 
 def test_write_png_unwritable(tmp_path: Path) -> None:
-    with pytest.raises(OutputError, match="does not exist"):
+    with pytest.raises(OutputError, match="No such file"):
         write_png(tmp_path / "no" / "a.png", np.zeros((4, 4, 3), np.uint8))
+    assert not (tmp_path / "no").exists()
 
 
 def test_gif_assembly(tmp_path: Path) -> None:

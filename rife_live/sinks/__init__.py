@@ -1,7 +1,7 @@
 """rife_live.sinks: the export end of the pipeline (encoder, PNG folder, null) behind one interface.
 
 ``open_sink(spec)`` returns a :class:`Sink` (``write(image, meta)``, ``close()``,
-``frames_written``); ``kind_for_output(path)`` says which kind an output path asks for.
+``frames_written``, ``abort()``); ``check_video_name(path)`` checks an ``-o`` file name.
 """
 
 from __future__ import annotations
@@ -14,19 +14,19 @@ from rife_live.sinks.encoder import CONTAINERS, EncoderSink
 from rife_live.sinks.null import NullSink
 from rife_live.sinks.png import PngFolderSink
 
-__all__ = ["Sink", "SinkSpec", "open_sink", "kind_for_output"]
+__all__ = ["Sink", "SinkSpec", "open_sink", "check_video_name"]
 
 
-def kind_for_output(path: Path) -> str:
-    """"encoder" for a video file name, "png" for a folder (no extension or an existing directory)."""
-    if path.is_dir() or not path.suffix:
-        return "png"
-    if path.suffix.lower() in CONTAINERS:
-        return "encoder"
+def check_video_name(path: Path, flag: str = "-o") -> None:
+    """OutputError unless ``path`` names a video file of a known container (``-o`` takes files
+    only; a folder of PNG frames is ``--png DIR``)."""
     names = ", ".join(CONTAINERS)
-    raise OutputError(
-        f"cannot write {path.name}: unsupported container {path.suffix!r} (use {names}, or a folder for PNGs)"
-    )
+    if path.is_dir() or not path.suffix:
+        raise OutputError(f"{flag} {path}: not a video file name (use {names}); for a folder of PNG frames "
+                          "use --png DIR")
+    if path.suffix.lower() not in CONTAINERS:
+        raise OutputError(f"{flag} {path}: unsupported container {path.suffix!r} (use {names}, "
+                          "or --png DIR for PNG frames)")
 
 
 def open_sink(spec: SinkSpec) -> Sink:
@@ -35,5 +35,5 @@ def open_sink(spec: SinkSpec) -> Sink:
         return NullSink()
     assert spec.path is not None  # SinkSpec checks it
     if spec.kind == "png":
-        return PngFolderSink(Path(spec.path), spec.png_bit_depth)
+        return PngFolderSink(Path(spec.path), spec.png_bit_depth, replace=spec.overwrite)
     return EncoderSink(spec)

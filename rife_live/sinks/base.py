@@ -8,21 +8,15 @@ frames, for benchmarks). ``open_sink`` (in ``rife_live.sinks``) picks one from a
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-
-import signal
-import tempfile
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from types import FrameType, TracebackType
+from types import TracebackType
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from rife_live.errors import ConfigError, OutputError
+from rife_live.errors import ConfigError
 from rife_live.frames import FrameMeta
 
 SINK_KINDS = ("encoder", "png", "null")
@@ -50,6 +44,7 @@ class SinkSpec:
     audio_from: str | Path | None = None
     slowmo: bool = False
     png_bit_depth: int = 8
+    overwrite: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in SINK_KINDS:
@@ -78,7 +73,12 @@ class Sink(Protocol):
         ...
 
     def close(self) -> None:
-        """Finalize; idempotent; safe after an error or KeyboardInterrupt."""
+        """Finalize and keep the output; idempotent; safe after a KeyboardInterrupt."""
+        ...
+
+    def abort(self) -> None:
+        """The run failed: release everything and keep no new output (an old one stays as it
+        was); idempotent. After ``close`` it does nothing."""
         ...
 
 
@@ -99,7 +99,11 @@ class SinkBase(ABC):
 
     @abstractmethod
     def close(self) -> None:
-        """Finalize; idempotent."""
+        """Finalize and keep the output; idempotent."""
+
+    def abort(self) -> None:
+        """The run failed: by default the same as ``close`` (frames already written stay)."""
+        self.close()
 
     def __enter__(self) -> SinkBase:
         return self
@@ -110,7 +114,10 @@ class SinkBase(ABC):
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        self.close()
+        if exc_type is None or issubclass(exc_type, KeyboardInterrupt):
+            self.close()
+        else:
+            self.abort()
 
     def _check_image(self, image: np.ndarray, dtypes: tuple[type, ...] = (np.uint8,)) -> np.ndarray:
         """Refuse images that break the contract (every frame has the first frame's size); return
@@ -123,61 +130,3 @@ class SinkBase(ABC):
         elif size != self._size:
             raise ValueError(f"frame size changed from {self._size[0]}x{self._size[1]} to {size[0]}x{size[1]}")
         return np.ascontiguousarray(image)
-
-
-def check_writable_file(path: Path) -> None:
-    """Raise OutputError (one line) unless ``path`` can be created as a file; leaves it created."""
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a directory")
-    parent = path.parent
-    if not parent.is_dir():
-        raise OutputError(f"cannot write {path}: directory {parent} does not exist")
-    try:
-        with open(path, "wb"):
-            pass
-    except OSError as e:
-        raise OutputError(f"cannot write {path}: {e.strerror or e}") from e
-
-
-def ensure_writable_dir(path: Path) -> None:
-    """Create ``path`` (and parents) as a directory; OutputError (one line) if that is impossible."""
-    if path.exists() and not path.is_dir():
-        raise OutputError(f"cannot write frames into {path}: it exists and is not a directory")
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise OutputError(f"cannot create directory {path}: {e.strerror or e}") from e
-    try:
-        with tempfile.TemporaryFile(dir=path):
-            pass
-    except OSError as e:
-        raise OutputError(f"cannot write frames into {path}: {e.strerror or e}") from e
-
-
-@contextmanager
-def deferred_interrupt() -> Iterator[None]:
-    """Hold Ctrl+C (SIGINT) back until the block ends, then deliver it as usual.
-
-    A sink's write or close must not stop between handing a frame to the encoder and muxing the
-    packets it returned: the file would lose frames it has counted. Python raises KeyboardInterrupt
-    only in the main thread, so elsewhere this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.getsignal(signal.SIGINT)
-    if not callable(previous):  # SIG_IGN, SIG_DFL or a handler set outside Python: leave it alone
-        yield
-        return
-    caught: list[tuple[int, FrameType | None]] = []
-
-    def hold(signum: int, frame: FrameType | None) -> None:
-        caught.append((signum, frame))
-
-    signal.signal(signal.SIGINT, hold)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if caught:
-            previous(*caught[0])

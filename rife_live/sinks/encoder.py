@@ -21,9 +21,13 @@ re-encoded one ends on the video's last sample. The source audio is taken as con
 inside it are not re-timed). A slow-motion export (``spec.slowmo``) and a live (URL) input get no
 audio, with a one-line notice (logger ``rife_live.sinks.encoder``).
 
-``close()`` flushes the encoders and writes the trailer after a normal end, an error or a
-KeyboardInterrupt: the file then holds every frame written so far. Ctrl+C is held back while a
-frame is between the encoder and the muxer (``deferred_interrupt``), so the count and the file agree.
+The file is written under a temporary name beside the target (``outputs.PartialFile``).
+``close()`` flushes the encoders, writes the trailer and renames the file over the target: after a
+normal end or a stop signal (Ctrl+C, SIGTERM, SIGHUP) the target then holds every frame written so
+far, playable. ``abort()`` (the run failed) removes the temporary file: an old file at the target
+stays as it was. A stop signal is held back while a frame is between the encoder and the muxer and
+while the file is finished (``signals.held``), so the count and the file agree; a second signal,
+which quits at once, removes the temporary file first.
 """
 
 from __future__ import annotations
@@ -38,9 +42,11 @@ import av
 import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
+from rife_live import signals
 from rife_live.errors import InputError, OutputError
 from rife_live.frames import FrameMeta
-from rife_live.sinks.base import SinkBase, SinkSpec, check_writable_file, deferred_interrupt
+from rife_live.outputs import PartialFile, check_writable_folder
+from rife_live.sinks.base import SinkBase, SinkSpec
 
 log = logging.getLogger(__name__)
 
@@ -344,15 +350,24 @@ class EncoderSink(SinkBase):
         self.rate = Fraction(spec.rate)
         self._spec = spec
         self._format = container_format(self.path)
-        check_writable_file(self.path)
-        self._container = av.open(str(self.path), "w", format=self._format)
+        if self.path.is_dir():
+            raise OutputError(f"cannot write {self.path}: it is a folder")
+        check_writable_folder(self.path.parent, str(self.path))  # PyAV opens the file only at the first frame
+        self._partial = PartialFile.beside(self.path)
+        try:
+            self._container = av.open(str(self._partial.path), "w", format=self._format)
+        except (av.FFmpegError, OSError) as e:
+            self._partial.discard()
+            raise OutputError(f"cannot write {self.path}: {getattr(e, 'strerror', None) or e}") from e
+        self._forget_abandon = signals.on_abandon(self._partial.discard)
         self._closed = False
         try:
             self._video_settings = resolve_video(spec, self._container, self._format)
             self._audio_source = self._open_audio_source(spec)
         except BaseException:
             self._container.close()
-            self.path.unlink(missing_ok=True)
+            self._partial.discard()
+            self._forget_abandon()
             raise
         self._video: av.VideoStream | None = None
         self._audio: _AudioCopy | _AudioTranscode | None = None
@@ -439,7 +454,7 @@ class EncoderSink(SinkBase):
         frame.time_base = 1 / self.rate
         frame.duration = VIDEO_FRAME_DURATION
         try:
-            with deferred_interrupt():
+            with signals.held():
                 self._pending = self._video.encode(frame)
                 self._count += 1
                 self._mux_pending()
@@ -454,17 +469,30 @@ class EncoderSink(SinkBase):
             self._pending.pop(0)
 
     def close(self) -> None:
-        """Flush the encoders and write the trailer; always closes the file, even if a step fails.
-
-        Ctrl+C during close is held back until the file is complete, then delivered.
-        """
+        """Flush the encoders, write the trailer and put the file at its target; a file with no
+        frame is not kept. A stop signal during close is held back until the file is complete."""
         if self._closed:
             return
         self._closed = True
-        with deferred_interrupt():
+        with signals.held():
             failure = self._finalize()
+            if failure is None and self._video is not None:
+                self._partial.commit()
+            else:
+                self._partial.discard()
+        self._forget_abandon()
         if failure is not None:
             raise OutputError(f"cannot finish {self.path.name}: {failure}") from failure
+
+    def abort(self) -> None:
+        """Close the container and remove the temporary file: nothing new is kept."""
+        if self._closed:
+            return
+        self._closed = True
+        with signals.held():
+            self._finalize()
+            self._partial.discard()
+        self._forget_abandon()
 
     def _finalize(self) -> av.FFmpegError | None:
         failure: av.FFmpegError | None = None
@@ -484,8 +512,4 @@ class EncoderSink(SinkBase):
                 failure = failure or e
             if self._audio_source is not None:
                 self._audio_source.close()
-            if self._video is None:
-                # Nothing was ever written: remove the empty placeholder rather than leave junk.
-                self.path.unlink(missing_ok=True)
-                log.warning("output: no frames were written; %s not created", self.path.name)
         return failure

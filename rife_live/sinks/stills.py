@@ -16,9 +16,10 @@ import numpy as np
 
 from rife_live.errors import ConfigError, InputError, OutputError
 from rife_live.frames import FrameMeta
-from rife_live.sinks.base import SinkSpec, check_writable_file
+from rife_live.outputs import PartialFile, write_bytes
+from rife_live.sinks.base import SinkSpec
 from rife_live.sinks.encoder import EncoderSink
-from rife_live.sinks.png import PngEncoder, write_file_atomically
+from rife_live.sinks.png import PngEncoder
 
 MIN_IMAGE_SIDE = 2
 BITS_8 = 8
@@ -61,8 +62,7 @@ def write_png(path: Path, image: np.ndarray, bit_depth: int | None = None) -> No
     """Write an HxWx3 RGB PNG: 8-bit for uint8 input, 16-bit for uint16 (or ``bit_depth=16``)."""
     path = Path(path)
     depth = bit_depth if bit_depth is not None else (16 if image.dtype == np.uint16 else 8)
-    check_writable_file(path)
-    write_file_atomically(path, PngEncoder(depth).encode(np.ascontiguousarray(image)))
+    write_bytes(path, PngEncoder(depth).encode(np.ascontiguousarray(image)))
 
 
 def _check_frames(frames: Sequence[np.ndarray]) -> tuple[int, int]:
@@ -146,11 +146,11 @@ def write_gif(path: Path, frames: Sequence[np.ndarray], fps: Fraction | int) -> 
     if not 0 < fps <= GIF_MAX_FPS:
         raise ConfigError(f"GIF frame rate must be in (0, {GIF_MAX_FPS}], got {fps}")
     width, height = _check_frames(frames)
-    check_writable_file(path)
     palette = _gif_palette(frames, width, height, fps)
     quantized = _gif_quantize(frames, palette, width, height, fps)
+    partial = PartialFile.beside(path)
     try:
-        with av.open(str(path), "w", format="gif") as container:
+        with av.open(str(partial.path), "w", format="gif") as container:
             stream = container.add_stream("gif", rate=fps)
             stream.width = width
             stream.height = height
@@ -160,8 +160,10 @@ def write_gif(path: Path, frames: Sequence[np.ndarray], fps: Fraction | int) -> 
                 frame.time_base = GIF_TIME_BASE
                 container.mux(stream.encode(frame))
             container.mux(stream.encode(None))
-    except av.FFmpegError as e:
-        raise OutputError(f"cannot write {path}: {e}") from e
+    except (av.FFmpegError, OSError) as e:
+        partial.discard()
+        raise OutputError(f"cannot write {path}: {getattr(e, 'strerror', None) or e}") from e
+    partial.commit()
 
 
 def write_video(path: Path, frames: Sequence[np.ndarray], fps: Fraction | int, vcodec: str | None = None) -> None:
