@@ -179,9 +179,9 @@ def test_montage_puts_the_source_left_and_the_output_right(engine, bbb) -> None:
     assert len(outputs) == 4
     for meta, image in outputs:
         assert image.shape == (HEIGHT, 2 * WIDTH, 3)
-        np.testing.assert_array_equal(image[:, :WIDTH], bbb[meta.source_index])
-    np.testing.assert_array_equal(outputs[1][1][:, WIDTH:], engine.interpolate(bbb[0], bbb[1]))
-    np.testing.assert_array_equal(outputs[0][1][:, WIDTH:], bbb[0])
+        np.testing.assert_array_equal(image[:, :WIDTH], media.labelled(bbb[meta.source_index], "source"))
+    np.testing.assert_array_equal(outputs[1][1][:, WIDTH:], media.labelled(engine.interpolate(bbb[0], bbb[1]), "interpolated"))
+    np.testing.assert_array_equal(outputs[0][1][:, WIDTH:], media.labelled(bbb[0], "interpolated"))
 
 
 def test_start_and_end_trim_the_output_and_skip_unneeded_pairs(engine, bbb) -> None:

@@ -6,7 +6,8 @@ the timing scheduler which output timestamps fall in the pair and at which t, cl
 the pair needs it; every output frame of the pair is synthesized from that one pass. t = 0 is the
 source frame itself, a cut or a static pair repeats the earlier frame (no ghosting across a cut).
 
-Ring B slots are HxWx3 uint8 (Hx2Wx3 with ``montage``: the source frame left, the output right).
+Ring B slots are HxWx3 uint8 (Hx2Wx3 with ``montage``: the source frame left, the output right,
+labelled "source" and "interpolated").
 Errors end the thread and reach the consumer of ring B (re-raised by its ``peek``).
 
 Live mode (``InterpolateOptions.clock`` given: the presenter's clock, media seconds). Every output
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from rife_live.font import scale_for_height, stamp_label
 from rife_live.frames import FrameMeta
 from rife_live.models import adaptive
 from rife_live.pipeline.ring import Ring, RingClosed
@@ -54,6 +56,7 @@ PASS_HISTORY = 5  # live: recent pass times per scale whose median predicts the 
 SKIP_DECAY = 0.9  # live: each pass left out shrinks its estimate, so a stale high one is re-measured
 STEP_DOWN_RATIO = 0.5  # live: guess for a scale one step down from a measured one (FLOPs: 1/4; time: ~0.4)
 MS_PER_S = 1000.0
+MONTAGE_LABELS = ("source", "interpolated")  # the montage's left and right halves
 
 
 @dataclass(frozen=True)
@@ -450,6 +453,9 @@ class InterpolateThread:
             np.copyto(target, prev[1])
         if self.options.montage:
             np.copyto(out[:, :width], prev[1])
+            scale = scale_for_height(out.shape[0])
+            stamp_label(out[:, :width], MONTAGE_LABELS[0], scale)
+            stamp_label(target, MONTAGE_LABELS[1], scale)
         meta = prev[0]
         self.ring_out.publish(FrameMeta(pts=slot.pts, epoch=meta.epoch, source_index=meta.source_index,
                                         duration=1 / self.options.target_fps, kind=kind, t=slot.t))
