@@ -18,8 +18,8 @@ from typing import Callable, NoReturn, Sequence
 
 from rife_live import __version__
 from rife_live.errors import ConfigError, RifeError
+from rife_live.signals import StopSignals, exit_code_for, signal_name, signal_of
 
-EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 3
 DEBUG_ENV = "RIFE_LIVE_DEBUG"  # set to 1 to see tracebacks of unexpected errors
 
@@ -48,16 +48,18 @@ def _log_to_stderr(prog: str) -> None:
 
 
 def _guard(prog: str, run: Callable[[], int]) -> int:
-    """Run a command; turn every failure into one line and an exit code."""
+    """Run a command under ``StopSignals`` (Ctrl+C, SIGTERM and SIGHUP end it gracefully); turn
+    every failure into one line and an exit code."""
     _log_to_stderr(prog)
     try:
-        return run()
+        with StopSignals(prog):
+            return run()
     except RifeError as exc:
         print(f"{prog}: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"\n{prog}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except KeyboardInterrupt as exc:
+        print(f"\n{prog}: interrupted ({signal_name(signal_of(exc))})", file=sys.stderr)
+        return exit_code_for(signal_of(exc))
     except Exception as exc:  # noqa: BLE001 - a bug still ends with one line, not a traceback
         if os.environ.get(DEBUG_ENV):
             traceback.print_exc()
@@ -73,6 +75,11 @@ def _fraction(text: str) -> Fraction:
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
     return value
+
+
+def _yes_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-y", "--yes", action="store_true",
+                        help="replace existing output files (and a PNG folder's old frames) instead of stopping")
 
 
 def _engine_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
@@ -95,9 +102,9 @@ def _interp_parser() -> argparse.ArgumentParser:
         description="Make the frames between two images with RIFE. Without images, runs on a built-in demo pair.",
     )
     parser.add_argument("images", nargs="*", type=Path, metavar="IMG", help="IMG0 IMG1 (PNG or JPEG, same size)")
-    parser.add_argument("--exp", type=int, default=4, help="write 2^EXP+1 frames img0.png..imgN.png (default 4)")
+    parser.add_argument("--exp", default="4", help="write 2^EXP+1 frames img0.png..imgN.png, EXP 1-8 (default 4)")
     parser.add_argument("--ratio", type=float, default=None, help="write only the frame at time RATIO in [0, 1]")
-    parser.add_argument("--scale", type=float, default=1.0,
+    parser.add_argument("--scale", default="1",
                         help="flow scale 0.25, 0.5, 1, 2 or 4 (smaller: faster, for large motion/4K; default 1)")
     parser.add_argument("--method", default="flow",
                         help="flow: one network pass, flow scaled for each t (default); "
@@ -107,6 +114,7 @@ def _interp_parser() -> argparse.ArgumentParser:
     parser.add_argument("--gif", type=Path, default=None, help="also write the sequence as an animated GIF")
     parser.add_argument("--video", type=Path, default=None, help="also write the sequence as a video (mp4, mkv, ...)")
     parser.add_argument("--fps", type=_fraction, default=Fraction(12), help="rate of --gif/--video (default 12)")
+    _yes_argument(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _engine_arguments(parser, defaults=True)
     return parser
@@ -116,16 +124,18 @@ def interp_main(argv: Sequence[str] | None = None) -> int:
     args = _interp_parser().parse_args(argv)
 
     def run() -> int:
+        from rife_live.config import parse_flag
         from rife_live.imagepair import PairJob, run_pair
         from rife_live.models.engine import EngineConfig
 
         if len(args.images) not in (0, 2):
             raise ConfigError(f"give two images (IMG0 IMG1), or none for the demo pair; got {len(args.images)}")
         img0, img1 = (args.images if args.images else (None, None))
-        job = PairJob(img0=img0, img1=img1, exp=args.exp, ratio=args.ratio, scale=args.scale, method=args.method,
+        job = PairJob(img0=img0, img1=img1, exp=parse_flag("exp", args.exp), ratio=args.ratio,
+                      scale=parse_flag("scale", args.scale, allow_auto=False), method=args.method,
                       out_dir=args.output, bit_depth=args.bit_depth, gif=args.gif, video=args.video, fps=args.fps,
-                      engine=EngineConfig(device=args.device, dtype=args.dtype, model=args.model,
-                                          model_dir=args.model_dir))
+                      overwrite=args.yes, engine=EngineConfig(device=args.device, dtype=args.dtype, model=args.model,
+                                                              model_dir=args.model_dir))
         run_pair(job, _log("rife-interp"))
         return 0
 
@@ -145,20 +155,22 @@ def _play_parser() -> argparse.ArgumentParser:
     parser.add_argument("-o", "--output", dest="path", type=Path, default=None,
                         help="render to this video file (.mkv, .mp4, .mov, .webm) instead of playing")
     parser.add_argument("--png", dest="png_dir", type=Path, default=None, help="render to a folder of PNG frames")
+    _yes_argument(parser)
     rates = parser.add_argument_group("rate and quality")
     rates.add_argument("--target-fps", default=None,
                        help="output frame rate, e.g. 60 or 60000/1001; 'display' (player): the monitor's refresh rate")
     rates.add_argument("--multi", default=None, help="output rate = N x the source rate")
     rates.add_argument("--exp", default=None, help="output rate = 2^E x the source rate")
     rates.add_argument("--fps", default=None,
-                       help="write the output at this rate instead (slow motion; audio is dropped)")
+                       help="export: write the output at this rate instead (slow motion; audio is dropped)")
     rates.add_argument("--scale", default=None,
                        help="flow scale 0.25, 0.5, 1, 2, 4 or auto (default auto: 1 up to 1080p, 0.5 above)")
     rates.add_argument("--montage", action="store_const", const=True, default=None,
-                       help="source on the left, interpolated on the right")
+                       help="source on the left, interpolated on the right (labelled)")
     rates.add_argument("--start", default=None, help="start at this source time (seconds or [h:]m:s)")
     rates.add_argument("--end", default=None, help="stop at this source time")
     rates.add_argument("--no-audio", action="store_const", const=True, default=None, help="leave the audio out")
+    rates.add_argument("--mf-fps", default=None, help="frame rate of an image-folder input (default 25)")
     live = parser.add_argument_group("playback (without -o/--png)")
     live.add_argument("--fs", dest="fullscreen", action="store_const", const=True, default=None, help="start fullscreen")
     live.add_argument("--volume", default=None, help="volume in percent, 0-100 (default 100)")
@@ -170,7 +182,7 @@ def _play_parser() -> argparse.ArgumentParser:
     live.add_argument("--ao", default=None, help="audio output: auto (default) or null (silent, real-time)")
     live.add_argument("--input-conf", default=None, help="key bindings file (mpv input.conf syntax)")
     live.add_argument("--screenshot-dir", type=Path, default=None, help="where screenshots go (default: here)")
-    enc = parser.add_argument_group("encoding")
+    enc = parser.add_argument_group("encoding (with -o/--png)")
     enc.add_argument("--vcodec", default=None, help="video encoder (default libx264; libvpx-vp9 for .webm)")
     enc.add_argument("--crf", default=None, help="encoder quality (default 18 for x264)")
     enc.add_argument("--stats-json", default=None, help="write run statistics to this JSON file")
@@ -186,8 +198,35 @@ def _play_parser() -> argparse.ArgumentParser:
 
 
 CONFIG_FLAGS = ("path", "png_dir", "target_fps", "multi", "exp", "fps", "scale", "montage", "start", "end",
-                "no_audio", "vcodec", "crf", "stats_json", "rtsp_transport", "network_timeout", "model", "model_dir", "device", "dtype",
-                "fullscreen", "volume", "mute", "loop", "no_interp", "vo", "ao", "input_conf")
+                "no_audio", "mf_fps", "vcodec", "crf", "stats_json", "rtsp_transport", "network_timeout", "model",
+                "model_dir", "device", "dtype", "fullscreen", "volume", "mute", "loop", "no_interp", "vo", "ao",
+                "input_conf")
+# Flags that work in one mode only: given in the other, they are refused (never accepted and ignored).
+PLAYBACK_ONLY = {"fullscreen": "--fs", "volume": "--volume", "mute": "--mute", "loop": "--loop",
+                 "no_interp": "--no-interp", "vo": "--vo", "ao": "--ao", "input_conf": "--input-conf",
+                 "screenshot_dir": "--screenshot-dir"}
+EXPORT_ONLY = {"fps": "--fps", "vcodec": "--vcodec", "crf": "--crf"}
+# Flags that apply to one kind of input (``source.classify``): given for another, they are refused.
+INPUT_KIND_ONLY = {"mf_fps": ("--mf-fps", ("images",), "an image-folder input"),
+                   "rtsp_transport": ("--rtsp-transport", ("network",), "an rtsp:// input"),
+                   "network_timeout": ("--network-timeout", ("network",), "a URL input")}
+
+
+def _refuse_unused(args: argparse.Namespace, exporting: bool) -> None:
+    """One line for a flag that would do nothing in this mode or for this input."""
+    for name, flag in (PLAYBACK_ONLY if exporting else EXPORT_ONLY).items():
+        if getattr(args, name) is not None:
+            mode = "playback (no -o/--png)" if exporting else "an export (-o/--png)"
+            raise ConfigError(f"{flag} applies to {mode} only")
+    if args.input is None:
+        return
+    from rife_live.pipeline.source import classify
+
+    kind = classify(args.input)
+    for name, (flag, kinds, what) in INPUT_KIND_ONLY.items():
+        applies = kind in kinds and (name != "rtsp_transport" or args.input.lower().startswith(("rtsp", "rtsps")))
+        if getattr(args, name) is not None and not applies:
+            raise ConfigError(f"{flag} applies to {what} only, not to {args.input}")
 
 
 def play_main(argv: Sequence[str] | None = None) -> int:
@@ -195,37 +234,42 @@ def play_main(argv: Sequence[str] | None = None) -> int:
 
     def run() -> int:
         from rife_live.config import load_config
-        from rife_live.player import export
+        from rife_live.player import check_outputs, export, rate_line
 
         flags = {name.replace("_", "-"): getattr(args, name) for name in CONFIG_FLAGS}
         config = load_config(args.config, flags)
         if config.output.path is not None and config.output.png_dir is not None:
             raise ConfigError("give either -o/--output or --png, not both")
-        if config.output.path is None and config.output.png_dir is None:
+        exporting = config.output.path is not None or config.output.png_dir is not None
+        _refuse_unused(args, exporting)
+        check_outputs(config, args.input, args.yes, args.screenshot_dir)
+        if not exporting:
             return _play_live(config, args.input, args.screenshot_dir)
         if args.input is None:
             raise ConfigError("no input given: name a video file, an image folder or a URL")
-        result = export(config, args.input, log=_log("rife-play"), progress=sys.stderr.isatty())
+        result = export(config, args.input, log=_log("rife-play"), progress=sys.stderr.isatty(), overwrite=args.yes)
         where = config.output.png_dir or config.output.path
-        if result.interrupted:
-            print(f"rife-play: interrupted: wrote {result.frames} frames to {where} (finalized)", file=sys.stderr)
-            return EXIT_INTERRUPTED
-        written_at = config.video.fps or result.rate  # --fps (slow motion) writes the frames at that rate
-        print(f"rife-play: wrote {result.frames} frames at {float(written_at):g} fps to {where}", file=sys.stderr)
+        written = f"wrote {result.frames} frames at {rate_line(result.rate, config.video.fps)} to {where}"
+        if result.interrupted is not None:
+            signum = signal_of(result.interrupted)
+            print(f"rife-play: interrupted ({signal_name(signum)}): {written} (finalized)", file=sys.stderr)
+            return exit_code_for(signum)
+        print(f"rife-play: {written}", file=sys.stderr)
         return 0
 
     return _guard("rife-play", run)
 
 
 def _play_live(config, target: str | None, screenshot_dir: Path | None) -> int:
-    """The live player: a window (or --vo null) until quit, the end, or Ctrl+C."""
+    """The live player: a window (or --vo null) until quit, the end, or a stop signal."""
     from rife_live.live import LiveSession
 
     session = LiveSession(config, target, log=_log("rife-play"), screenshot_dir=screenshot_dir)
     result = session.run()
-    if result.interrupted:
-        print("rife-play: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    if result.interrupted is not None:
+        signum = signal_of(result.interrupted)
+        print(f"rife-play: interrupted ({signal_name(signum)})", file=sys.stderr)
+        return exit_code_for(signum)
     return result.exit_code
 
 
@@ -244,6 +288,7 @@ def _eval_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N items only")
     parser.add_argument("--json", type=Path, default=None, help="write results as JSON")
     parser.add_argument("--csv", type=Path, default=None, help="write per-item rows as CSV")
+    _yes_argument(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     _engine_arguments(parser, defaults=True)
     return parser
@@ -259,8 +304,8 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
         options = EvalOptions(protocol=args.protocol, path=args.path, factor=args.factor, methods=methods,
                               arbitrary_t=args.arbitrary_t, scale=args.scale, model=args.model,
                               model_dir=args.model_dir, device=args.device, dtype=args.dtype, limit=args.limit,
-                              json_path=args.json, csv_path=args.csv)
-        run_eval(options, sys.stdout)
+                              json_path=args.json, csv_path=args.csv, overwrite=args.yes)
+        run_eval(options, sys.stdout, _log("rife-eval"))
         return 0
 
     return _guard("rife-eval", run)

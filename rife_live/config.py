@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Union
 
 from rife_live.errors import ConfigError
-from rife_live.pipeline.source import RTSP_TRANSPORTS
+from rife_live.pipeline.source import DEFAULT_IMAGE_FPS, RTSP_TRANSPORTS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -45,8 +45,8 @@ DISPLAY_RATE = "display"  # target-fps = the display's refresh rate (live player
 AUTO = "auto"
 SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 MAX_RATE = Fraction(1000)  # frames per second, for target-fps and fps
-MULTI_RANGE = (1, 64)
-EXP_RANGE = (0, 6)  # 2**6 = 64, the same ceiling as multi
+EXP_RANGE = (1, 8)  # --exp E: 2**E x the rate (rife-play) or 2**E + 1 frames (rife-interp); one range for both
+MULTI_RANGE = (1, 2 ** EXP_RANGE[1])  # the same ceiling as exp
 DEVICES = ("auto", "cpu", "cuda")  # as models/engine.py accepts
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 VIDEO_OUTPUTS = ("gpu", "null")
@@ -83,6 +83,7 @@ class VideoOptions:
     start: Fraction | None = None  # seconds of source time
     end: Fraction | None = None
     no_audio: bool = False
+    mf_fps: Fraction = DEFAULT_IMAGE_FPS  # the rate of an image-folder input (mpv's --mf-fps)
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,10 @@ def parse_rate(value: object) -> Fraction:
             rate = _exact(value)
         except TypeError:
             raise ValueError(f"expected a frame rate, not {type(value).__name__}") from None
-    if not 0 < rate <= MAX_RATE:
-        raise ValueError(f"{value} is outside 0-{MAX_RATE} frames per second")
+    if rate <= 0:
+        raise ValueError(f"{value} must be > 0 frames per second")
+    if rate > MAX_RATE:
+        raise ValueError(f"{value} is above the maximum of {MAX_RATE} frames per second")
     return rate
 
 
@@ -316,6 +319,7 @@ PARSERS: Mapping[str, Callable[[object], Any]] = {
     "start": parse_time,
     "end": parse_time,
     "no_audio": _bool,
+    "mf_fps": parse_rate,
     "model": _text,
     "model_dir": _path,
     "device": _choice(DEVICES),
@@ -350,6 +354,17 @@ FIELD_SECTIONS: Mapping[str, str] = {f.name: section for section, cls in SECTION
 def flag_name(name: str) -> str:
     """The command-line spelling of a field: ``target_fps`` -> ``--target-fps``."""
     return "--" + name.replace("_", "-")
+
+
+def parse_flag(name: str, value: object, *, allow_auto: bool = True) -> Any:
+    """One option's value checked as the config checks it, for commands that take it outside a
+    ``Config`` (``rife-interp --exp/--scale``); ConfigError names the flag."""
+    if not allow_auto and isinstance(value, str) and value.strip().lower() == AUTO:
+        raise ConfigError(f"{flag_name(name)}: {AUTO} is for playback and export (rife-play); give a number")
+    try:
+        return PARSERS[name](value)
+    except ValueError as exc:
+        raise ConfigError(f"{flag_name(name)}: {exc}") from None
 
 
 # -- merging ----------------------------------------------------------------------------------

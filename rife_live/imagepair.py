@@ -17,13 +17,13 @@ from typing import Callable
 import numpy as np
 import torch
 
+from rife_live.config import EXP_RANGE, SCALES
 from rife_live.errors import ConfigError, InputError, OutputError
 from rife_live.models.engine import EngineConfig, Interpolator
-from rife_live.sinks import stills
-from rife_live.sinks.base import check_writable_file
+from rife_live.outputs import check_new_file, check_png_folder, refuse_input, same_file
+from rife_live.sinks import check_video_name, stills
 
 METHODS = ("flow", "bisect")
-MAX_EXP = 8  # 257 frames
 BIT_DEPTHS = (8, 16)
 U16_MAX = 65535
 DEMO_PACKAGE = "rife_live.data"
@@ -46,13 +46,16 @@ class PairJob:
     gif: Path | None = None
     video: Path | None = None
     fps: Fraction = DEFAULT_SEQUENCE_FPS
+    overwrite: bool = False  # -y: replace existing output files
     engine: EngineConfig = field(default_factory=EngineConfig)
 
     def check(self) -> None:
         if (self.img0 is None) != (self.img1 is None):
             raise ConfigError("give two images (IMG0 IMG1), or none for the built-in demo pair")
-        if not 1 <= self.exp <= MAX_EXP:
-            raise ConfigError(f"--exp must be between 1 and {MAX_EXP}, not {self.exp}")
+        if not EXP_RANGE[0] <= self.exp <= EXP_RANGE[1]:
+            raise ConfigError(f"--exp: {self.exp} is outside {EXP_RANGE[0]}-{EXP_RANGE[1]}")
+        if self.scale not in SCALES:
+            raise ConfigError(f"--scale: {self.scale:g} is not one of {', '.join(f'{s:g}' for s in SCALES)}")
         if self.ratio is not None and not 0.0 <= self.ratio <= 1.0:
             raise ConfigError(f"--ratio must lie in [0, 1], not {self.ratio:g}")
         if self.method not in METHODS:
@@ -77,6 +80,32 @@ def _deep(engine: Interpolator, tensor: torch.Tensor, height: int, width: int) -
     return x.permute(1, 2, 0).cpu().numpy().astype(np.uint16)
 
 
+def frame_names(job: PairJob) -> list[str]:
+    """The PNG files the job writes into ``out_dir``, in time order."""
+    if job.ratio is not None:
+        return [f"img_t{job.ratio:g}.png"]
+    return [f"img{k}.png" for k in range(2**job.exp + 1)]
+
+
+def check_outputs(job: PairJob, inputs: list[Path]) -> None:
+    """Every file the job will write, checked before anything is read (``outputs``): none is an
+    input, none is named twice, none exists unless ``overwrite``; the folders are writable."""
+    planned = [("-o", job.out_dir / name) for name in frame_names(job)]
+    planned += [(flag, path) for flag, path in (("--gif", job.gif), ("--video", job.video)) if path is not None]
+    for flag, path in planned:
+        refuse_input(path, inputs, flag)
+    for i, (flag, path) in enumerate(planned):
+        if any(same_file(path, other) for _, other in planned[:i]):
+            raise ConfigError(f"{flag} {path} is also another output of this run: give it its own name")
+    if job.video is not None:
+        check_video_name(job.video, "--video")
+    check_png_folder(job.out_dir, overwrite=True, what="-o")  # a folder of other files is fine: names are checked
+    for flag, path in planned:
+        if path.parent == job.out_dir and not job.out_dir.exists():
+            continue  # made when the run starts
+        check_new_file(path, job.overwrite, flag)
+
+
 def _times(exp: int) -> list[Fraction]:
     steps = 2**exp
     return [Fraction(k, steps) for k in range(steps + 1)]
@@ -90,35 +119,30 @@ def run_pair(job: PairJob, log: Callable[[str], None]) -> list[Path]:
         log(f"no images given: using the built-in demo pair ({path0.name}, {path1.name})")
     else:
         path0, path1 = job.img0, job.img1
+    check_outputs(job, [path0, path1])
     img0, img1 = stills.read_image(path0), stills.read_image(path1)
     if img0.shape != img1.shape:
         raise InputError(f"the images differ in size: {path0} is {img0.shape[1]}x{img0.shape[0]}, "
                          f"{path1} is {img1.shape[1]}x{img1.shape[0]}")
+    engine = Interpolator.from_config(job.engine, log=log)
     try:
         job.out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise OutputError(f"cannot create output folder {job.out_dir}: {exc.strerror}") from exc
-    for target in (job.gif, job.video):
-        if target is not None:
-            check_writable_file(target)
-    engine = Interpolator.from_config(job.engine, log=log)
     height, width = img0.shape[:2]
     frames: list[np.ndarray]
-    names: list[str]
+    names = frame_names(job)
     if job.ratio is not None:
         state = engine.flow(img0, img1, job.scale)
         t = Fraction(job.ratio).limit_denominator(1 << 20)
         frames = [_render(engine, state, t, job.bit_depth, height, width)]
-        names = [f"img_t{job.ratio:g}.png"]
     elif job.method == "flow":
         state = engine.flow(img0, img1, job.scale)
         frames = [_render(engine, state, t, job.bit_depth, height, width) for t in _times(job.exp)]
-        names = [f"img{k}.png" for k in range(len(frames))]
     else:
         frames = _bisect(engine, img0, img1, job.exp, job.scale)
         if job.bit_depth == 16:
             frames = [f.astype(np.uint16) * 257 for f in frames]
-        names = [f"img{k}.png" for k in range(len(frames))]
     paths = []
     for name, frame in zip(names, frames):
         path = job.out_dir / name

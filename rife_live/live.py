@@ -181,7 +181,7 @@ class PresentStats:
 @dataclass(frozen=True)
 class LiveResult:
     stats: dict[str, object]
-    interrupted: bool
+    interrupted: KeyboardInterrupt | None  # the stop signal (Ctrl+C, SIGTERM, SIGHUP) that ended it
     exit_code: int
 
 
@@ -198,8 +198,10 @@ class _Pipeline:
         self.source = source
         self.rate = rate
         self.ring_a = make_frame_ring(video, RING_A_SLOTS)
-        self.ring_b: Ring[np.ndarray] = make_output_ring(video.height, video.width, False,
-                                                                ring_b_slots(rate, video.width, video.height))
+        montage = config.video.montage
+        self.ring_b: Ring[np.ndarray] = make_output_ring(video.height, video.width, montage,
+                                                         ring_b_slots(rate, video.width * (2 if montage else 1),
+                                                                      video.height))
         self.ring_a.reset(epoch)
         self.ring_b.reset(epoch)
         self.decode = DecodeThread(source, self.ring_a, DecodeOptions(start=start, end=config.video.end),
@@ -207,7 +209,7 @@ class _Pipeline:
         self.interp = InterpolateThread(engine, self.ring_a, self.ring_b, InterpolateOptions(
             target_fps=rate, scale=scale, end=config.video.end,
             frame_duration=1 / video.fps if video.fps else None, interpolate=interpolate,
-            scenes=SceneConfig(**config.scenes.given()), clock=clock,
+            montage=config.video.montage, scenes=SceneConfig(**config.scenes.given()), clock=clock,
             adaptive=adaptive.AdaptiveConfig() if adaptive_on else None))
 
     def start(self) -> None:
@@ -281,12 +283,11 @@ class LiveSession:
         self._last_show_wall: float | None = None
         self._rate_mark: tuple[float, int, int] | None = None  # (wall, shown, source frames)
         self._snapshot: dict[str, object] = {}
-        self._started_wall = 0.0
+        self._first_show_wall: float | None = None  # rates count from the first frame on screen
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
         """Open the input, the window (or null output), the engine and audio; start the threads."""
-        self._started_wall = time.perf_counter()
         player = self.config.player
         if self.bindings is None:
             self.bindings = load_bindings(player.input_conf, log=self.log)
@@ -296,7 +297,7 @@ class LiveSession:
             self._duration = video.duration
             self._is_live = source.is_live
             if self.vo is None:
-                width, height = window_size(video.width, video.height)
+                width, height = window_size(video.width * (2 if self.config.video.montage else 1), video.height)
                 self.vo = open_video_output(player.vo, WindowConfig(
                     width=width, height=height, title=f"{_display_name(self.target)} - rife-play",
                     fullscreen=player.fullscreen))
@@ -314,9 +315,10 @@ class LiveSession:
                 self.audio.pause()
                 self.audio.start()
                 self.master = AudioClock(self.audio)
+            described = self.engine.describe()
             self.log(f"{_display_name(self.target)}: {video.width}x{video.height} {float(video.fps or 0):g} fps -> "
                      f"{float(self.rate):g} fps, scale {'auto up to ' if self._scale_auto else ''}{cap:g}, "
-                     f"{self.engine.device.type} {str(self.engine.dtype).replace('torch.', '')}, "
+                     f"{described['device']} {described['dtype']}, "
                      f"audio {self.audio.backend if self.audio else 'none'}")
         except BaseException:
             source.close()
@@ -350,17 +352,17 @@ class LiveSession:
 
     def run(self) -> LiveResult:
         """Play until quit, the end (unless looping), or Ctrl+C; always closes."""
-        interrupted = False
+        interrupted: KeyboardInterrupt | None = None
         try:
             self.start()
             while self.step():
                 pass
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:  # Ctrl+C, SIGTERM, SIGHUP (rife_live.signals)
+            interrupted = exc
         finally:
             self.close()
         stats = self.stats_dict()
-        stats["interrupted"] = interrupted
+        stats["interrupted"] = interrupted is not None
         if self.config.output.stats_json is not None:
             write_stats_json(self.config.output.stats_json, stats)
         return LiveResult(stats=stats, interrupted=interrupted, exit_code=self.exit_code)
@@ -472,6 +474,8 @@ class LiveSession:
         self.stats.max_lateness_s = max(self.stats.max_lateness_s, lateness)
         self.stats.late += lateness > self.interval
         wall = time.perf_counter()
+        if self._first_show_wall is None:
+            self._first_show_wall = wall
         if self._last_show_wall is not None:
             self.stats.max_gap_s = max(self.stats.max_gap_s, wall - self._last_show_wall)
         assert self.vo is not None
@@ -756,7 +760,11 @@ class LiveSession:
             self.message("Screenshot: nothing on screen yet")
             return None
         path = next_screenshot(self.screenshot_dir)
-        write_png(path, image)
+        try:
+            write_png(path, image)
+        except OutputError as exc:  # a full disk must not end the playback
+            self.message(f"Screenshot failed: {exc}")
+            return None
         self.stats.screenshots += 1
         self.message(f"Screenshot: {path.name}")
         return path
@@ -865,11 +873,13 @@ class LiveSession:
         for d in interp:
             produced.update(d["kinds"])  # type: ignore[arg-type]
         shown = self.stats.shown
-        elapsed = time.perf_counter() - self._started_wall if self._started_wall else 0.0
+        first = self._first_show_wall
+        elapsed = time.perf_counter() - first if first is not None else 0.0
         needed = produced["interp"] + produced[KIND_MISS]
         return {
             "input": self.target, "rate": str(self.rate), "elapsed_s": round(elapsed, 3),
             "output_fps": shown / elapsed if elapsed else None,
+            **(self.engine.describe() if self.engine is not None else {}),
             "audio": self.audio.backend if self.audio is not None else None,
             "audio_underruns": self.audio.underruns if self.audio is not None else None,
             "present": self.stats.as_dict(),

@@ -16,12 +16,14 @@ from typing import TYPE_CHECKING, Callable
 
 from rife_live.config import AUTO, Config
 from rife_live.errors import ConfigError, InputError
+from rife_live.outputs import (check_new_file, check_png_folder, check_writable_folder, refuse_folder_over_input,
+                               refuse_input, same_file)
 from rife_live.pipeline.decode import DecodeOptions, DecodeThread, make_frame_ring
 from rife_live.pipeline.interpolate import InterpolateOptions, InterpolateThread, make_output_ring
 from rife_live.pipeline.ring import RingClosed
 from rife_live.pipeline.scenes import SceneConfig
 from rife_live.pipeline.source import Source, SourceOptions, open_source
-from rife_live.sinks import SinkSpec, kind_for_output, open_sink
+from rife_live.sinks import SinkSpec, check_video_name, open_sink
 from rife_live.stats import progress_line, write_stats_json
 from rife_live.timing import expected_output_count, rate_for_exp, rate_for_multi
 
@@ -45,7 +47,7 @@ Log = Callable[[str], None]
 class ExportResult:
     frames: int
     rate: Fraction
-    interrupted: bool
+    interrupted: KeyboardInterrupt | None  # the stop signal that ended the run early, if one did
     stats: dict[str, object]
 
 
@@ -77,12 +79,39 @@ def check_range(config: Config, source: Source) -> None:
         raise ConfigError(f"--start {float(start):g} s is at or past the end of the input ({float(duration):g} s)")
 
 
+def check_outputs(config: Config, target: str | None, overwrite: bool, screenshot_dir: Path | None = None) -> None:
+    """Every output of a ``rife-play`` run, checked before anything is opened (``outputs``): none
+    names the input, none names another, files are new unless ``overwrite``, folders writable."""
+    out = config.output
+    files = [(flag, path) for flag, path in (("-o", out.path), ("--stats-json", out.stats_json)) if path is not None]
+    inputs = [Path(target)] if target is not None and "://" not in target else []
+    for flag, path in files:
+        refuse_input(path, inputs, flag)
+    if out.png_dir is not None:
+        for source in inputs:
+            refuse_folder_over_input(out.png_dir, source, "--png")
+        refuse_input(out.png_dir, inputs, "--png")
+    named = [path for _, path in files] + ([out.png_dir] if out.png_dir is not None else [])
+    for i, path in enumerate(named):
+        if any(same_file(path, other) for other in named[:i]):
+            raise ConfigError(f"{path} is named as two outputs: give each output its own name")
+    if out.path is not None:
+        check_video_name(out.path)
+    for flag, path in files:
+        check_new_file(path, overwrite, flag)
+    if out.png_dir is not None:
+        check_png_folder(out.png_dir, overwrite)
+    if screenshot_dir is not None:
+        check_writable_folder(screenshot_dir, f"screenshots into {screenshot_dir}")
+
+
 def source_options(config: Config) -> SourceOptions:
-    """How to open the input, from the config (RTSP transport, network timeout)."""
-    return SourceOptions(rtsp_transport=config.player.rtsp_transport, timeout_s=config.player.network_timeout)
+    """How to open the input, from the config (RTSP transport, network timeout, image-folder rate)."""
+    return SourceOptions(rtsp_transport=config.player.rtsp_transport, timeout_s=config.player.network_timeout,
+                         image_fps=config.video.mf_fps)
 
 
-def _sink_spec(config: Config, source: Source, rate: Fraction) -> SinkSpec:
+def _sink_spec(config: Config, source: Source, rate: Fraction, overwrite: bool) -> SinkSpec:
     """The sink the output options ask for; neither a file nor a folder: the null sink (a dry run)."""
     out = config.output
     if out.png_dir is None and out.path is None:
@@ -90,11 +119,19 @@ def _sink_spec(config: Config, source: Source, rate: Fraction) -> SinkSpec:
     if out.png_dir is not None:
         kind, path = "png", out.png_dir
     else:
-        kind, path = kind_for_output(out.path), out.path
+        kind, path = "encoder", out.path
     slowmo = config.video.fps is not None
     audio = (source.audio is not None and not config.video.no_audio and kind == "encoder")
     return SinkSpec(kind=kind, path=path, rate=config.video.fps if slowmo else rate, vcodec=out.vcodec, crf=out.crf,
-                    audio_from=source.target if audio else None, slowmo=slowmo)
+                    audio_from=source.target if audio else None, slowmo=slowmo, overwrite=overwrite)
+
+
+def rate_line(rate: Fraction, written_at: Fraction | None) -> str:
+    """The output rate as the start-up and closing lines say it: ``60 fps``; for slow motion
+    (``--fps``) the rate the frames are written at, then the rate they were made at."""
+    if written_at is None or written_at == rate:
+        return f"{float(rate):g} fps"
+    return f"{float(written_at):g} fps (made at {float(rate):g} fps: {float(rate / written_at):g}x slow motion)"
 
 
 def _expected_frames(source: Source, config: Config, rate: Fraction) -> int | None:
@@ -105,24 +142,28 @@ def _expected_frames(source: Source, config: Config, rate: Fraction) -> int | No
 
 
 def export(config: Config, target: str, *, log: Log, progress: bool,
-           engine: Interpolator | None = None) -> ExportResult:
+           engine: Interpolator | None = None, overwrite: bool = False) -> ExportResult:
     """Interpolate ``target`` into the output ``config`` names; returns what was written.
 
     ``engine``: an already loaded engine to use (``config.engine`` is then ignored), e.g. to time
     the pipeline without the model load; by default one is built from ``config.engine``.
+    ``overwrite`` (``-y``): a PNG folder's old frames are replaced (the caller has checked the
+    outputs, ``outputs.check_play_outputs``). The output is kept after a normal end or a stop
+    signal (finalized, playable); a run that fails keeps no new output.
     """
     started = time.perf_counter()
     source = open_source(target, source_options(config))
     decode: DecodeThread | None = None
     interp: InterpolateThread | None = None
     sink = None
-    interrupted = False
+    interrupted: KeyboardInterrupt | None = None
+    finished = False
     try:
         video = source.video
         check_range(config, source)
         rate = resolve_rate(config, video.fps)
         scale = resolve_scale(config.video.scale, video.width, video.height)
-        sink = open_sink(_sink_spec(config, source, rate))
+        sink = open_sink(_sink_spec(config, source, rate, overwrite))
         if engine is None:
             # torch loads here, once the input and the output are known good: bad ones answer at once
             from rife_live.models.engine import Interpolator
@@ -137,15 +178,17 @@ def export(config: Config, target: str, *, log: Log, progress: bool,
             frame_duration=1 / video.fps if video.fps else None, montage=config.video.montage,
             scenes=SceneConfig(**config.scenes.given())))
         total = _expected_frames(source, config, rate)
+        described = engine.describe()
         log(f"{Path(target).name if '://' not in target else target}: {video.width}x{video.height} "
-            f"{float(video.fps or 0):g} fps -> {float(rate):g} fps, scale {scale:g}, "
-            f"{engine.device.type} {str(engine.dtype).replace('torch.', '')}")
+            f"{float(video.fps or 0):g} fps -> {rate_line(rate, config.video.fps)}, scale {scale:g}, "
+            f"{described['device']} {described['dtype']}")
         decode.start()
         interp.start()
         try:
             _drain(ring_b, sink, total, progress, started)
-        except KeyboardInterrupt:
-            interrupted = True
+        except KeyboardInterrupt as exc:
+            interrupted = exc
+        finished = True
     finally:
         for stage in (interp, decode):
             if stage is not None:
@@ -155,17 +198,21 @@ def export(config: Config, target: str, *, log: Log, progress: bool,
         if decode is not None:
             decode.join(JOIN_TIMEOUT_S)
         if sink is not None:
-            sink.close()
+            if finished:
+                sink.close()
+            else:
+                sink.abort()
         if decode is None or not decode.is_alive():  # a running decode thread still owns the source
             source.close()
     elapsed = time.perf_counter() - started
     frames = sink.frames_written
-    if frames == 0 and not interrupted:
+    if frames == 0 and interrupted is None:
         raise InputError("nothing was written: no video frame of the input falls in the range to export")
     stats: dict[str, object] = {
         "input": target, "output": str(config.output.png_dir or config.output.path or "null"), "frames": frames,
-        "rate": str(rate), "scale": scale, "elapsed_s": round(elapsed, 3), "fps": frames / elapsed if elapsed else None,
-        "interrupted": interrupted, "decode": vars(decode.stats) if decode else None,
+        "rate": str(rate), "written_at": str(config.video.fps or rate), "scale": scale, **engine.describe(),
+        "elapsed_s": round(elapsed, 3), "fps": frames / elapsed if elapsed else None,
+        "interrupted": interrupted is not None, "decode": vars(decode.stats) if decode else None,
         "interpolate": interp.stats.as_dict() if interp else None,
     }
     if config.output.stats_json is not None:

@@ -75,6 +75,15 @@ def pattern_frame(width: int, height: int, index: int) -> np.ndarray:
     return img
 
 
+def labelled(image: np.ndarray, text: str) -> np.ndarray:
+    """A copy of ``image`` with a montage label in its corner, as the pipeline stamps it."""
+    from rife_live.font import scale_for_height, stamp_label
+
+    out = image.copy()
+    stamp_label(out, text, scale_for_height(out.shape[0]))
+    return out
+
+
 def source_frames(source: str, width: int, height: int, count: int, start: int = 0) -> list[np.ndarray]:
     """Frames from ``"bbb"`` (real footage) or ``"pattern"`` (synthetic)."""
     if source == "bbb":

@@ -9,13 +9,8 @@ on small crops of real footage.
 
 from __future__ import annotations
 
-import os
-import pty
 import re
-import select
 import signal
-import subprocess
-import sys
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -28,38 +23,11 @@ from rife_live.cli import interp_main
 from rife_live.models.engine import Interpolator
 from rife_live.sinks.stills import read_image, write_png
 from tests import media
+from tests.commands import RUN_TIMEOUT_S, assert_ok, assert_one_line_error, interrupt, rife_play
 
-REPO = Path(__file__).resolve().parents[1]
-PLAY = "import sys; from rife_live.cli import play_main; sys.exit(play_main())"
-RUN_TIMEOUT_S = 300  # a bound against hangs, far above the normal run time
-ERROR_PREFIX = "rife-play: error: "
-EXIT_INTERRUPTED = 130
-PROGRESS = re.compile(r"\] (\d+)/\d+ frames")
-INTERRUPTED = re.compile(r"rife-play: interrupted: wrote (\d+) frames to \S+ \(finalized\)")
+INTERRUPTED = re.compile(r"rife-play: interrupted \((SIG\w+)\): wrote (\d+) frames at 50 fps to \S+ \(finalized\)")
 CROP = (slice(120, 216), slice(300, 428))  # 128x96 of a 640x360 bbb frame
 MIN_PSNR_DB = 30.0  # a correct decode of the (lossy) test clip is well above this
-
-
-def rife_play(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    env.pop("RIFE_LIVE_DEBUG", None)
-    return subprocess.run([sys.executable, "-c", PLAY, *map(str, args)], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)
-
-
-def assert_one_line_error(result: subprocess.CompletedProcess[str], *words: str) -> str:
-    lines = result.stderr.strip().splitlines()
-    assert result.returncode != 0
-    assert "Traceback" not in result.stderr
-    assert len(lines) == 1 and lines[0].startswith(ERROR_PREFIX), result.stderr
-    for word in words:
-        assert word in lines[0], lines[0]
-    return lines[0]
-
-
-def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
-    assert result.returncode == 0, result.stderr
-    assert "Traceback" not in result.stderr and "error" not in result.stderr, result.stderr
 
 
 def decodable_frames(path: Path) -> int:
@@ -154,6 +122,30 @@ def test_two_rate_options(media_cache, tmp_path) -> None:
     assert_one_line_error(rife_play(clip, "-o", "out.mkv", "--multi", "2", "--exp", "1", cwd=tmp_path))
 
 
+@pytest.mark.parametrize("args, words", [
+    (("-o", "out.mkv", "--fs"), ("--fs", "playback")),
+    (("-o", "out.mkv", "--volume", "50"), ("--volume", "playback")),
+    (("--png", "frames", "--loop"), ("--loop", "playback")),
+    (("--vo", "null", "--vcodec", "libx265"), ("--vcodec", "export")),
+    (("--vo", "null", "--fps", "30"), ("--fps", "export")),
+    (("-o", "out.mkv", "--mf-fps", "30"), ("--mf-fps", "image-folder")),
+    (("-o", "out.mkv", "--rtsp-transport", "udp"), ("--rtsp-transport", "rtsp://")),
+    (("-o", "out.mkv", "--target-fps", "0"), ("--target-fps", "must be > 0")),
+    (("-o", "out.mkv", "--exp", "9"), ("--exp: 9 is outside 1-8",)),
+])
+def test_flags_that_would_do_nothing_are_refused(media_cache, tmp_path, args, words) -> None:
+    clip = media_cache.get("tiny.mp4", media.make_clip, width=64, height=48, frames=3)
+    assert_one_line_error(rife_play(clip, *args, cwd=tmp_path), *words)
+    assert not list(tmp_path.iterdir())
+
+
+def test_image_folder_rate_is_mf_fps(tmp_path) -> None:
+    media.make_image_folder(tmp_path / "pf", count=4)
+    assert_ok(rife_play("pf", "-o", "out.mkv", "--mf-fps", "10", "--multi", "2", cwd=tmp_path))
+    frames, pts = media.frames_and_pts(tmp_path / "out.mkv")
+    assert len(frames) == 8 and [round(p * 20) for p in pts] == list(range(8))  # 4 images at 10 fps, doubled
+
+
 def test_start_past_the_end(media_cache, tmp_path) -> None:
     clip = media_cache.get("tiny.mp4", media.make_clip, width=64, height=48, frames=3)  # 0.12 s
     result = rife_play(clip, "-o", "out.mkv", "--start", "10", cwd=tmp_path)
@@ -207,59 +199,35 @@ def test_slow_motion_writes_every_frame_at_the_given_rate(media_cache, tmp_path)
     clip = media_cache.get("tiny_audio.mp4", media.make_clip, width=64, height=48, frames=3, audio=True)
     result = rife_play(clip, "-o", "out.mkv", "--fps", "25", cwd=tmp_path)
     assert_ok(result)
-    assert "wrote 6 frames at 25 fps" in result.stderr
+    assert "wrote 6 frames at 25 fps (made at 50 fps: 2x slow motion)" in result.stderr
+    assert "-> 25 fps (made at 50 fps: 2x slow motion)" in result.stderr  # the start-up line too
     frames, pts = media.frames_and_pts(tmp_path / "out.mkv")
     assert len(frames) == 6 and [round(p * 25) for p in pts] == list(range(6))  # half speed
     with av.open(str(tmp_path / "out.mkv")) as container:
         assert not container.streams.audio  # the audio would no longer match: left out
 
 
-# -- Ctrl+C ---------------------------------------------------------------------------------------
+# -- Ctrl+C, SIGTERM, SIGHUP ---------------------------------------------------------------------
 
 
-def test_ctrl_c_mid_export_leaves_a_playable_file(media_cache, tmp_path) -> None:
+@pytest.mark.parametrize("signum, suffix", [(signal.SIGINT, ".mkv"), (signal.SIGTERM, ".mp4"), (signal.SIGHUP, ".mkv")])
+def test_stop_signal_mid_export_leaves_a_playable_file(media_cache, tmp_path, signum, suffix) -> None:
     clip = media_cache.get("long.mp4", media.make_clip, width=256, height=144, frames=media.BBB_FRAMES, audio=True)
-    out = tmp_path / "out.mkv"
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
-    master, slave = pty.openpty()  # stderr on a terminal: the progress line tells frames written
-    proc = subprocess.Popen([sys.executable, "-c", PLAY, str(clip), "-o", str(out)], cwd=tmp_path, env=env,
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
-    os.close(slave)
-    text, sent = "", False
-    deadline = time.monotonic() + RUN_TIMEOUT_S
-    try:
-        while time.monotonic() < deadline:
-            ready, _, _ = select.select([master], [], [], 1.0)
-            if ready:
-                try:
-                    chunk = os.read(master, 4096)
-                except OSError:  # EIO: the child closed its end
-                    break
-                if not chunk:
-                    break
-                text += chunk.decode(errors="replace")
-            written = [int(n) for n in PROGRESS.findall(text)]
-            if not sent and written and max(written) >= 4:
-                assert proc.poll() is None, "the export ended before it could be interrupted"
-                proc.send_signal(signal.SIGINT)
-                sent = True
-        returncode = proc.wait(timeout=RUN_TIMEOUT_S)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
+    out = tmp_path / f"out{suffix}"
+    returncode, text, sent = interrupt([clip, "-o", out], tmp_path, signum, after_frames=4)
     assert sent, text
-    assert returncode == EXIT_INTERRUPTED, text
+    assert returncode == 128 + signum, text
     assert "Traceback" not in text
     done = INTERRUPTED.search(text)
-    assert done, text
-    frames, pts = media.frames_and_pts(out)  # playable: the trailer was written
-    assert 4 <= len(frames) == int(done.group(1)) < 2 * media.BBB_FRAMES
+    assert done and done.group(1) == signal.Signals(signum).name, text
+    frames, pts = media.frames_and_pts(out)  # playable: the trailer (mp4: the moov index) was written
+    assert 4 <= len(frames) == int(done.group(2)) < 2 * media.BBB_FRAMES
     assert [round(p * 50) for p in pts] == list(range(len(frames)))
     with av.open(str(out)) as container:  # the audio stops with the video
         stream = container.streams.audio[0]
         ends = [(p.pts + p.duration) * stream.time_base for p in container.demux(stream) if p.pts is not None]
     assert ends and abs(max(ends) - Fraction(len(frames), 50)) <= Fraction(1, 50)
+    assert sorted(tmp_path.iterdir()) == [out]  # no temporary file left beside it
 
 
 # -- rife-interp ----------------------------------------------------------------------------------
@@ -291,6 +259,18 @@ def assert_interp_error(code: int, err: str, *words: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("rife-interp: error: "), err
     for word in words:
         assert word in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("args, words", [
+    (("--scale", "3"), ("--scale: 3 is not one of",)),
+    (("--scale", "auto"), ("--scale", "auto")),
+    (("--exp", "9"), ("--exp: 9 is outside 1-8",)),
+    (("--exp", "0"), ("--exp: 0 is outside 1-8",)),
+])
+def test_interp_flags_are_checked_before_anything_is_read(capsys, tmp_path, args, words) -> None:
+    code, err = interp(capsys, tmp_path / "missing0.png", tmp_path / "missing1.png", *args, "-o", tmp_path / "out")
+    assert_interp_error(code, err, *words)  # the flag, not the missing images, is reported
+    assert not (tmp_path / "out").exists()
 
 
 def test_interp_demo_pair(capsys, tmp_path) -> None:

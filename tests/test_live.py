@@ -163,6 +163,33 @@ def test_seek_pause_frame_step_and_commands(clip, tmp_path):
     assert session.unjoined == [] and session.exit_code == 3
 
 
+def test_montage_plays_and_stats_name_the_engine(short_clip, tmp_path):
+    stats_path = tmp_path / "stats.json"
+    session = session_for(short_clip, tmp_path, montage=True, stats_json=str(stats_path))
+    result = session.run()
+    assert result.interrupted is None and session.stats.shown > 0
+    stats = json.loads(stats_path.read_text())
+    assert stats["device"] == "cpu" and stats["dtype"] in ("bfloat16", "float32") and stats["model"] == "rife-hd-v3"
+    # the rate counts from the first frame on screen (the start-up is not playback)
+    assert stats["output_fps"] * stats["elapsed_s"] == pytest.approx(stats["present"]["shown"], rel=0.01)
+
+
+def test_montage_frame_on_screen_is_source_left_output_right(short_clip, decoded, tmp_path):
+    session = session_for(short_clip, tmp_path, montage=True)
+    session.start()
+    try:
+        assert pump(session, lambda: session.shown_meta is not None and session.shown_meta.t == 0
+                    and session.shown_meta.source_index > 0)
+        image, meta = session.current_frame(), session.shown_meta
+        assert image.shape == (HEIGHT, 2 * WIDTH, 3)
+        source = media.iter_rgb(short_clip)
+        truth = next(f for i, f in enumerate(source) if i == meta.source_index)
+        assert np.array_equal(image[:, :WIDTH], media.labelled(truth, "source"))
+        assert np.array_equal(image[:, WIDTH:], media.labelled(truth, "interpolated"))  # t = 0: the source too
+    finally:
+        session.close()
+
+
 def test_loop_starts_again_at_the_beginning(short_clip, tmp_path):
     session = session_for(short_clip, tmp_path, loop=True)
     session.start()
@@ -177,7 +204,8 @@ def test_loop_starts_again_at_the_beginning(short_clip, tmp_path):
     assert len(stats["interpolate"]) >= 3  # one pipeline per pass over the file
 
 
-def test_sigint_exits_at_once_with_every_thread_joined(clip, tmp_path):
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_stop_signals_exit_at_once_with_every_thread_joined(clip, tmp_path, signum, code):
     stats_path = tmp_path / "stats.json"
     process = subprocess.Popen(
         [sys.executable, "-c", "from rife_live.cli import play_main; raise SystemExit(play_main())", str(clip),
@@ -188,15 +216,15 @@ def test_sigint_exits_at_once_with_every_thread_joined(clip, tmp_path):
         assert "160x96 25 fps -> 50 fps" in line, line
         time.sleep(0.5)
         sent = time.perf_counter()
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signum)
         process.wait(PROCESS_LIMIT_S)
         exit_s = time.perf_counter() - sent
         rest = process.stderr.read()
     finally:
         process.kill()
         process.wait()
-    print(f"SIGINT to exit: {exit_s:.3f} s")
-    assert process.returncode == 130 and rest.strip() == "rife-play: interrupted", rest
+    print(f"{signal.Signals(signum).name} to exit: {exit_s:.3f} s")
+    assert process.returncode == code and rest.strip() == f"rife-play: interrupted ({signal.Signals(signum).name})", rest
     stats = json.loads(stats_path.read_text())
     assert stats["interrupted"] and stats["unjoined_threads"] == []  # joined within JOIN_TIMEOUT_S (1 s)
 

@@ -195,12 +195,12 @@ def test_montage_is_twice_as_wide_with_the_source_on_the_left(small_clip, tmp_pa
     assert len(plain) == len(montage) == 12
     for k, (single, both) in enumerate(zip(plain, montage)):
         assert both.shape == (SMALL[1], 2 * width, 3)
-        np.testing.assert_array_equal(both[:, width:], single)  # right: the output
-        np.testing.assert_array_equal(both[:, :width], plain[k - k % 2])  # left: the pair's source frame
+        np.testing.assert_array_equal(both[:, width:], media.labelled(single, "interpolated"))  # right: the output
+        np.testing.assert_array_equal(both[:, :width], media.labelled(plain[k - k % 2], "source"))  # left: the pair's source
     decoded = list(media.iter_rgb(small_clip))  # PyAV's own decode of the clip: the left halves exactly
     assert len(decoded) == 6
     for i, source in enumerate(decoded):
-        np.testing.assert_array_equal(montage[2 * i][:, :width], source)
+        np.testing.assert_array_equal(montage[2 * i][:, :width], media.labelled(source, "source"))
 
 
 def test_montage_to_a_video_file(small_clip, tmp_path) -> None:

@@ -17,7 +17,7 @@ Every method returns 8-bit RGB frames and the number of network passes it ran.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -170,11 +170,11 @@ class NetworkMethod:
 
 
 def make_engine(device: str = "auto", dtype: str = "auto", model: str | None = None,
-                model_dir: Path | None = None) -> Any:
+                model_dir: Path | None = None, log: Callable[[str], None] | None = None) -> Any:
     """The network engine (imported here, so the other methods work without it)."""
     from rife_live.models.engine import Interpolator
 
-    return Interpolator(device=device, dtype=dtype, model=model, model_dir=model_dir)
+    return Interpolator(device=device, dtype=dtype, model=model, model_dir=model_dir, log=log)
 
 
 def make_method(name: str, engine: Any = None, arbitrary_t: str = "flow", scale: float = 1.0) -> Method:

@@ -13,19 +13,21 @@ headline numbers and summarised on their own line.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, TextIO
 
-from rife_live.errors import ConfigError, OutputError
+from rife_live.errors import ConfigError
 from rife_live.evaluate.datasets import PROTOCOLS, VIDEO_FACTORS, Dataset, EvalItem, open_dataset
 from rife_live.evaluate.methods import ARBITRARY_T, METHODS, Method, make_engine, make_method
 from rife_live.evaluate.metrics import score
+from rife_live.outputs import check_new_file, refuse_input, same_file, write_bytes
 
 PROGRESS_EVERY = 10  # items between progress lines
 CSV_FIELDS = ("method", "item", "group", "target", "t", "cut", "psnr", "psnr_y", "ssim", "ssim_rife", "ie",
@@ -49,6 +51,7 @@ class EvalOptions:
     limit: int | None = None  # first N items
     json_path: Path | None = None  # overall "psnr"/"ssim" (first method) at top level, per method too
     csv_path: Path | None = None  # per-frame rows
+    overwrite: bool = False  # -y: replace existing --json/--csv files
 
 
 @dataclass(frozen=True)
@@ -117,11 +120,12 @@ class EvalReport:
     cut_items: int
     summaries: tuple[MethodSummary, ...]
     rows: tuple[Row, ...] = field(repr=False)
+    engine: dict[str, str] | None = None  # device, dtype and model of the network method
 
     def to_json(self) -> dict[str, Any]:
         first = self.summaries[0]
         return {
-            "protocol": self.options.protocol, "path": str(self.options.path),
+            "protocol": self.options.protocol, "path": str(self.options.path), "engine": self.engine,
             "factor": self.options.factor if self.options.protocol == "video" else None,
             "scale": self.options.scale, "arbitrary_t": self.options.arbitrary_t,
             "items": self.items, "cut_items": self.cut_items,
@@ -151,6 +155,13 @@ def check_options(opts: EvalOptions) -> None:
         raise ConfigError(f"factor applies to the video protocol only (the {opts.protocol} set is 2x)")
     if opts.limit is not None and opts.limit < 1:
         raise ConfigError(f"limit must be at least 1, not {opts.limit}")
+    outputs = [(flag, Path(path)) for flag, path in (("--json", opts.json_path), ("--csv", opts.csv_path))
+               if path is not None]
+    if len(outputs) == 2 and same_file(outputs[0][1], outputs[1][1]):
+        raise ConfigError(f"--json and --csv name the same file {outputs[0][1]}")
+    for flag, path in outputs:
+        refuse_input(path, [opts.path], flag)
+        check_new_file(path, opts.overwrite, flag)
 
 
 # -- running -----------------------------------------------------------------------------------------
@@ -206,13 +217,14 @@ def _label(name: str, opts: EvalOptions) -> str:
     return f"network ({opts.arbitrary_t})" if opts.protocol == "video" and opts.factor != 2 else "network"
 
 
-def run_eval(opts: EvalOptions, out: TextIO) -> EvalReport:
-    """Evaluate ``opts.methods`` on the dataset; print progress and a table to ``out``."""
+def run_eval(opts: EvalOptions, out: TextIO, log: Callable[[str], None] | None = None) -> EvalReport:
+    """Evaluate ``opts.methods`` on the dataset; print progress and a table to ``out`` (``log``:
+    notices such as the one-time model download)."""
     check_options(opts)
     dataset = open_dataset(opts.protocol, Path(opts.path), opts.factor)
     engine = None
     if "network" in opts.methods:
-        engine = make_engine(opts.device, opts.dtype, opts.model, opts.model_dir)
+        engine = make_engine(opts.device, opts.dtype, opts.model, opts.model_dir, log)
     methods = [make_method(name, engine, opts.arbitrary_t, opts.scale) for name in opts.methods]
     total = dataset.count if opts.limit is None else min(opts.limit, dataset.count or opts.limit)
     print(_header(dataset, opts, total), file=out, flush=True)
@@ -233,7 +245,8 @@ def run_eval(opts: EvalOptions, out: TextIO) -> EvalReport:
 
     summaries = tuple(summarize(opts.protocol, m.name, _label(m.name, opts), [r for r in rows if r.method == m.name])
                       for m in methods)
-    report = EvalReport(options=opts, items=items, cut_items=cut_items, summaries=summaries, rows=tuple(rows))
+    report = EvalReport(options=opts, items=items, cut_items=cut_items, summaries=summaries, rows=tuple(rows),
+                        engine=engine.describe() if engine is not None else None)
     out.write(format_table(report))
     out.flush()
     if opts.json_path is not None:
@@ -292,20 +305,15 @@ def format_table(report: EvalReport) -> str:
 
 
 def write_json(report: EvalReport, path: Path) -> None:
-    try:
-        path.write_text(json.dumps(report.to_json(), indent=1) + "\n")
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    write_bytes(path, (json.dumps(report.to_json(), indent=1) + "\n").encode())
 
 
 def write_csv(report: EvalReport, path: Path) -> None:
-    try:
-        with path.open("w", newline="") as fh:
-            writer = csv.writer(fh)
-            writer.writerow(CSV_FIELDS)
-            for r in report.rows:
-                writer.writerow([r.method, r.item, r.group, r.target, str(r.t), int(r.cut), f"{r.psnr:.4f}",
-                                 f"{r.psnr_y:.4f}", f"{r.ssim:.6f}", f"{r.ssim_rife:.6f}", f"{r.ie:.4f}",
-                                 r.item_passes, f"{r.item_seconds:.4f}"])
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(CSV_FIELDS)
+    for r in report.rows:
+        writer.writerow([r.method, r.item, r.group, r.target, str(r.t), int(r.cut), f"{r.psnr:.4f}",
+                         f"{r.psnr_y:.4f}", f"{r.ssim:.6f}", f"{r.ssim_rife:.6f}", f"{r.ie:.4f}",
+                         r.item_passes, f"{r.item_seconds:.4f}"])
+    write_bytes(path, text.getvalue().encode())

