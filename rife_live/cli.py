@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Callable, NoReturn, Sequence
 
 from rife_live import __version__
+from rife_live.config import EXPORT, OPTIONS, PLAYBACK, SECTIONS, option_label, parse_flag
 from rife_live.errors import ConfigError, RifeError
+from rife_live.models.settings import EngineConfig
+from rife_live.options import flag_spellings, option_fields
 from rife_live.signals import StopSignals, exit_code_for, signal_name, signal_of
 
 EXIT_INTERNAL = 3
@@ -82,17 +85,22 @@ def _yes_argument(parser: argparse.ArgumentParser) -> None:
                         help="replace existing output files (and a PNG folder's old frames) instead of stopping")
 
 
-def _engine_arguments(parser: argparse.ArgumentParser, defaults: bool) -> None:
-    """--model/--model-dir/--device/--dtype; ``defaults`` False leaves them None (config merge)."""
-    group = parser.add_argument_group("model and device")
-    group.add_argument("--model", default=None,
-                       help="model name (rife-hd-v3, the default) or path to your own flownet.pkl / train_log folder")
-    group.add_argument("--model-dir", type=Path, default=None,
-                       help="where fetched models are cached (default $RIFE_LIVE_MODEL_DIR or ~/.cache/rife-live/models)")
-    group.add_argument("--device", default="auto" if defaults else None, help="auto, cpu or cuda (default auto)")
-    group.add_argument("--dtype", default="auto" if defaults else None,
-                       help="auto, float32, bfloat16 or float16 (default auto: bfloat16 on CPUs that have it, "
-                            "float16 on CUDA, else float32)")
+def _option_arguments(group: argparse._ArgumentGroup, record: type) -> None:
+    """The flags of an option record's fields, as their declarations spell them (``options``)."""
+    for f, spec in option_fields(record):
+        spellings = flag_spellings(f.name, spec)
+        if not spellings:
+            continue
+        if spec.switch:
+            group.add_argument(*spellings, dest=f.name, action="store_const", const=True, default=None, help=spec.help)
+        else:
+            group.add_argument(*spellings, dest=f.name, default=None, metavar=spec.metavar, help=spec.help)
+
+
+def _engine_config(args: argparse.Namespace) -> EngineConfig:
+    """The ``[engine]`` options given on a command line without a config file (rife-interp, rife-eval)."""
+    given = {f.name: getattr(args, f.name) for f, _ in option_fields(EngineConfig) if getattr(args, f.name) is not None}
+    return EngineConfig(**{name: parse_flag(name, value) for name, value in given.items()})
 
 
 # -- rife-interp ----------------------------------------------------------------------------
@@ -116,7 +124,7 @@ def _interp_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fps", type=_fraction, default=Fraction(12), help="rate of --gif/--video (default 12)")
     _yes_argument(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _engine_arguments(parser, defaults=True)
+    _option_arguments(parser.add_argument_group("model and device"), EngineConfig)
     return parser
 
 
@@ -124,9 +132,7 @@ def interp_main(argv: Sequence[str] | None = None) -> int:
     args = _interp_parser().parse_args(argv)
 
     def run() -> int:
-        from rife_live.config import parse_flag
         from rife_live.imagepair import PairJob, run_pair
-        from rife_live.models.engine import EngineConfig
 
         if len(args.images) not in (0, 2):
             raise ConfigError(f"give two images (IMG0 IMG1), or none for the demo pair; got {len(args.images)}")
@@ -134,8 +140,7 @@ def interp_main(argv: Sequence[str] | None = None) -> int:
         job = PairJob(img0=img0, img1=img1, exp=parse_flag("exp", args.exp), ratio=args.ratio,
                       scale=parse_flag("scale", args.scale, allow_auto=False), method=args.method,
                       out_dir=args.output, bit_depth=args.bit_depth, gif=args.gif, video=args.video, fps=args.fps,
-                      overwrite=args.yes, engine=EngineConfig(device=args.device, dtype=args.dtype, model=args.model,
-                                                              model_dir=args.model_dir))
+                      overwrite=args.yes, engine=_engine_config(args))
         run_pair(job, _log("rife-interp"))
         return 0
 
@@ -143,129 +148,91 @@ def interp_main(argv: Sequence[str] | None = None) -> int:
 
 
 # -- rife-play ------------------------------------------------------------------------------
+# The argument groups of rife-play: the config sections, in the order --help shows them.
+PLAY_GROUPS = (("video", "rate and quality"), ("input", "input"), ("player", "playback (without -o/--png)"),
+               ("output", "output and statistics"), ("engine", "model and device"))
+INPUT_NAMES = {"images": "an image-folder input", "network": "a URL input", "rtsp": "an rtsp:// input",
+               "rtsps": "an rtsps:// input"}
+
+
 def _play_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="rife-play",
         description="Play a video with its frame rate raised live by RIFE (no input: a demo clip). "
                     "With -o/--png, render to a file or PNG folder instead.",
-        epilog="Rate options (one of): --target-fps, --multi, --exp; default twice the source rate.",
+        epilog="Rate options (one of): --target-fps, --multi, --exp; default twice the source rate. "
+               "Options also come from ~/.config/rife-live/rife-live.toml (see configs/default.toml).",
     )
     parser.add_argument("input", nargs="?", default=None,
                         help="a video file, an image folder, or a URL (rtsp://, udp://, http(s)://)")
-    parser.add_argument("-o", "--output", dest="path", type=Path, default=None,
-                        help="render to this video file (.mkv, .mp4, .mov, .webm) instead of playing")
-    parser.add_argument("--png", dest="png_dir", type=Path, default=None, help="render to a folder of PNG frames")
     _yes_argument(parser)
-    rates = parser.add_argument_group("rate and quality")
-    rates.add_argument("--target-fps", default=None,
-                       help="output frame rate, e.g. 60 or 60000/1001; 'display' (player): the monitor's refresh rate")
-    rates.add_argument("--multi", default=None, help="output rate = N x the source rate")
-    rates.add_argument("--exp", default=None, help="output rate = 2^E x the source rate")
-    rates.add_argument("--fps", default=None,
-                       help="export: write the output at this rate instead (slow motion; audio is dropped)")
-    rates.add_argument("--scale", default=None,
-                       help="flow scale 0.25, 0.5, 1, 2, 4 or auto (default auto: 1 up to 1080p, 0.5 above)")
-    rates.add_argument("--montage", action="store_const", const=True, default=None,
-                       help="source on the left, interpolated on the right (labelled)")
-    rates.add_argument("--start", default=None, help="start at this source time (seconds or [h:]m:s)")
-    rates.add_argument("--end", default=None, help="stop at this source time")
-    rates.add_argument("--no-audio", action="store_const", const=True, default=None, help="leave the audio out")
-    rates.add_argument("--mf-fps", default=None, help="frame rate of an image-folder input (default 25)")
-    live = parser.add_argument_group("playback (without -o/--png)")
-    live.add_argument("--fs", dest="fullscreen", action="store_const", const=True, default=None, help="start fullscreen")
-    live.add_argument("--volume", default=None, help="volume in percent, 0-100 (default 100)")
-    live.add_argument("--mute", action="store_const", const=True, default=None, help="start muted")
-    live.add_argument("--loop", action="store_const", const=True, default=None, help="start again at the end")
-    live.add_argument("--no-interp", action="store_const", const=True, default=None,
-                      help="start with interpolation off (Ctrl+i toggles it)")
-    live.add_argument("--vo", default=None, help="video output: gpu (a window, default) or null (no window)")
-    live.add_argument("--ao", default=None, help="audio output: auto (default) or null (silent, real-time)")
-    live.add_argument("--input-conf", default=None, help="key bindings file (mpv input.conf syntax)")
-    live.add_argument("--screenshot-dir", type=Path, default=None, help="where screenshots go (default: here)")
-    enc = parser.add_argument_group("encoding (with -o/--png)")
-    enc.add_argument("--vcodec", default=None, help="video encoder (default libx264; libvpx-vp9 for .webm)")
-    enc.add_argument("--crf", default=None, help="encoder quality (default 18 for x264)")
-    enc.add_argument("--stats-json", default=None, help="write run statistics to this JSON file")
-    other = parser.add_argument_group("other")
-    other.add_argument("--config", type=Path, default=None,
-                       help="TOML config file (over ~/.config/rife-live/rife-live.toml, under flags)")
-    other.add_argument("--rtsp-transport", default=None, help="tcp (default) or udp, for rtsp:// inputs")
-    other.add_argument("--network-timeout", default=None,
-                       help="seconds before opening or reading a URL gives up (default 10); live inputs then reconnect")
-    other.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _engine_arguments(parser, defaults=False)
+    parser.add_argument("--config", type=Path, default=None, metavar="FILE",
+                        help="TOML config file (over ~/.config/rife-live/rife-live.toml, under flags)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    for section, title in PLAY_GROUPS:
+        _option_arguments(parser.add_argument_group(title), SECTIONS[section])
     return parser
 
 
-CONFIG_FLAGS = ("path", "png_dir", "target_fps", "multi", "exp", "fps", "scale", "montage", "start", "end",
-                "no_audio", "mf_fps", "vcodec", "crf", "stats_json", "rtsp_transport", "network_timeout", "model",
-                "model_dir", "device", "dtype", "fullscreen", "volume", "mute", "loop", "no_interp", "vo", "ao",
-                "input_conf")
-# Flags that work in one mode only: given in the other, they are refused (never accepted and ignored).
-PLAYBACK_ONLY = {"fullscreen": "--fs", "volume": "--volume", "mute": "--mute", "loop": "--loop",
-                 "no_interp": "--no-interp", "vo": "--vo", "ao": "--ao", "input_conf": "--input-conf",
-                 "screenshot_dir": "--screenshot-dir"}
-EXPORT_ONLY = {"fps": "--fps", "vcodec": "--vcodec", "crf": "--crf"}
-# Flags that apply to one kind of input (``source.classify``): given for another, they are refused.
-INPUT_KIND_ONLY = {"mf_fps": ("--mf-fps", ("images",), "an image-folder input"),
-                   "rtsp_transport": ("--rtsp-transport", ("network",), "an rtsp:// input"),
-                   "network_timeout": ("--network-timeout", ("network",), "a URL input")}
+def _refuse_unused(args: argparse.Namespace, export: bool) -> None:
+    """One line for a flag that would do nothing in this mode or for this input (``OptionSpec``'s
+    ``mode`` and ``inputs``): no flag is accepted and then ignored."""
+    from rife_live.pipeline.source import classify, url_scheme
 
-
-def _refuse_unused(args: argparse.Namespace, exporting: bool) -> None:
-    """One line for a flag that would do nothing in this mode or for this input."""
-    for name, flag in (PLAYBACK_ONLY if exporting else EXPORT_ONLY).items():
-        if getattr(args, name) is not None:
-            mode = "playback (no -o/--png)" if exporting else "an export (-o/--png)"
-            raise ConfigError(f"{flag} applies to {mode} only")
-    if args.input is None:
-        return
-    from rife_live.pipeline.source import classify
-
-    kind = classify(args.input)
-    for name, (flag, kinds, what) in INPUT_KIND_ONLY.items():
-        applies = kind in kinds and (name != "rtsp_transport" or args.input.lower().startswith(("rtsp", "rtsps")))
-        if getattr(args, name) is not None and not applies:
-            raise ConfigError(f"{flag} applies to {what} only, not to {args.input}")
+    kind = classify(args.input) if args.input is not None else None
+    for name, (_, spec) in OPTIONS.items():
+        if getattr(args, name, None) is None:
+            continue
+        if spec.mode is not None and spec.mode != (EXPORT if export else PLAYBACK):
+            mode = "an export (-o/--png)" if spec.mode == EXPORT else "playback (no -o/--png)"
+            raise ConfigError(f"{option_label(name)} applies to {mode} only")
+        if spec.inputs is not None and kind is not None:
+            if kind not in spec.inputs and url_scheme(args.input) not in spec.inputs:
+                what = " or ".join(INPUT_NAMES.get(str(i), str(i)) for i in spec.inputs)
+                raise ConfigError(f"{option_label(name)} applies to {what} only, not to {args.input}")
 
 
 def play_main(argv: Sequence[str] | None = None) -> int:
     args = _play_parser().parse_args(argv)
 
     def run() -> int:
-        from rife_live.config import load_config
-        from rife_live.player import check_outputs, export, rate_line
+        from rife_live.config import exporting, load_config
+        from rife_live.outputs import check_play_outputs
 
-        flags = {name.replace("_", "-"): getattr(args, name) for name in CONFIG_FLAGS}
+        flags = {name: getattr(args, name) for name in OPTIONS if hasattr(args, name)}
         config = load_config(args.config, flags)
-        if config.output.path is not None and config.output.png_dir is not None:
-            raise ConfigError("give either -o/--output or --png, not both")
-        exporting = config.output.path is not None or config.output.png_dir is not None
-        _refuse_unused(args, exporting)
-        check_outputs(config, args.input, args.yes, args.screenshot_dir)
-        if not exporting:
-            return _play_live(config, args.input, args.screenshot_dir)
+        export = exporting(config)
+        _refuse_unused(args, export)
+        check_play_outputs(config, args.input, args.yes)
+        if not export:
+            return _play_live(config, args.input)
         if args.input is None:
             raise ConfigError("no input given: name a video file, an image folder or a URL")
-        result = export(config, args.input, log=_log("rife-play"), progress=sys.stderr.isatty(), overwrite=args.yes)
-        where = config.output.png_dir or config.output.path
-        written = f"wrote {result.frames} frames at {rate_line(result.rate, config.video.fps)} to {where}"
-        if result.interrupted is not None:
-            signum = signal_of(result.interrupted)
-            print(f"rife-play: interrupted ({signal_name(signum)}): {written} (finalized)", file=sys.stderr)
-            return exit_code_for(signum)
-        print(f"rife-play: {written}", file=sys.stderr)
-        return 0
+        return _export(config, args.input, args.yes)
 
     return _guard("rife-play", run)
 
 
-def _play_live(config, target: str | None, screenshot_dir: Path | None) -> int:
-    """The live player: a window (or --vo null) until quit, the end, or a stop signal."""
-    from rife_live.live import LiveSession
+def _export(config, target: str, overwrite: bool) -> int:
+    """``rife-play INPUT -o/--png``: render, with a progress line on a terminal."""
+    from rife_live.export import export, rate_line
 
-    session = LiveSession(config, target, log=_log("rife-play"), screenshot_dir=screenshot_dir)
-    result = session.run()
+    result = export(config, target, log=_log("rife-play"), progress=sys.stderr.isatty(), overwrite=overwrite)
+    where = config.output.png_dir or config.output.path
+    written = f"wrote {result.frames} frames at {rate_line(result.rate, config.video.fps)} to {where}"
+    if result.interrupted is not None:
+        signum = signal_of(result.interrupted)
+        print(f"rife-play: interrupted ({signal_name(signum)}): {written} (finalized)", file=sys.stderr)
+        return exit_code_for(signum)
+    print(f"rife-play: {written}", file=sys.stderr)
+    return 0
+
+
+def _play_live(config, target: str | None) -> int:
+    """The live player: a window (or --vo null) until quit, the end, or a stop signal."""
+    from rife_live.player import LiveSession
+
+    result = LiveSession(config, target, log=_log("rife-play")).run()
     if result.interrupted is not None:
         signum = signal_of(result.interrupted)
         print(f"rife-play: interrupted ({signal_name(signum)})", file=sys.stderr)
@@ -284,13 +251,13 @@ def _eval_parser() -> argparse.ArgumentParser:
                         help="comma-separated: network, blend, repeat, minterpolate (default network)")
     parser.add_argument("--arbitrary-t", default="flow",
                         help="network at t != 1/2: flow (one pass, flow scaling) or bisect (recursive)")
-    parser.add_argument("--scale", type=float, default=1.0, help="flow scale (default 1)")
+    parser.add_argument("--scale", default="1", help="flow scale 0.25, 0.5, 1, 2 or 4 (default 1)")
     parser.add_argument("--limit", type=int, default=None, help="evaluate the first N items only")
     parser.add_argument("--json", type=Path, default=None, help="write results as JSON")
     parser.add_argument("--csv", type=Path, default=None, help="write per-item rows as CSV")
     _yes_argument(parser)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    _engine_arguments(parser, defaults=True)
+    _option_arguments(parser.add_argument_group("model and device"), EngineConfig)
     return parser
 
 
@@ -302,9 +269,9 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
 
         methods = tuple(m.strip() for m in args.method.split(",") if m.strip())
         options = EvalOptions(protocol=args.protocol, path=args.path, factor=args.factor, methods=methods,
-                              arbitrary_t=args.arbitrary_t, scale=args.scale, model=args.model,
-                              model_dir=args.model_dir, device=args.device, dtype=args.dtype, limit=args.limit,
-                              json_path=args.json, csv_path=args.csv, overwrite=args.yes)
+                              arbitrary_t=args.arbitrary_t, scale=parse_flag("scale", args.scale, allow_auto=False),
+                              engine=_engine_config(args),
+                              limit=args.limit, json_path=args.json, csv_path=args.csv, overwrite=args.yes)
         run_eval(options, sys.stdout, _log("rife-eval"))
         return 0
 

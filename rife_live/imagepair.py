@@ -17,9 +17,10 @@ from typing import Callable
 import numpy as np
 import torch
 
-from rife_live.config import EXP_RANGE, SCALES
+from rife_live.config import EXP_RANGE
 from rife_live.errors import ConfigError, InputError, OutputError
-from rife_live.models.engine import EngineConfig, Interpolator
+from rife_live.models.engine import Interpolator
+from rife_live.models.settings import FLOW_SCALES, EngineConfig
 from rife_live.outputs import check_new_file, check_png_folder, refuse_input, same_file
 from rife_live.sinks import check_video_name, stills
 
@@ -54,8 +55,8 @@ class PairJob:
             raise ConfigError("give two images (IMG0 IMG1), or none for the built-in demo pair")
         if not EXP_RANGE[0] <= self.exp <= EXP_RANGE[1]:
             raise ConfigError(f"--exp: {self.exp} is outside {EXP_RANGE[0]}-{EXP_RANGE[1]}")
-        if self.scale not in SCALES:
-            raise ConfigError(f"--scale: {self.scale:g} is not one of {', '.join(f'{s:g}' for s in SCALES)}")
+        if self.scale not in FLOW_SCALES:
+            raise ConfigError(f"--scale: {self.scale:g} is not one of {', '.join(f'{s:g}' for s in FLOW_SCALES)}")
         if self.ratio is not None and not 0.0 <= self.ratio <= 1.0:
             raise ConfigError(f"--ratio must lie in [0, 1], not {self.ratio:g}")
         if self.method not in METHODS:

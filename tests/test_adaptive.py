@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from rife_live.models.adaptive import (LADDER, REASON_CAP, REASON_DOWN, REASON_UP, AdaptiveConfig, AdaptiveState,
+from rife_live.models.adaptive import (REASON_CAP, REASON_DOWN, REASON_UP, AdaptiveConfig, AdaptiveState,
                                        allowed_scales, initial_state, observe, predicted_ms, with_max_scale)
+from rife_live.models.settings import FLOW_SCALES
 
 CONFIG = AdaptiveConfig()
-caps = st.sampled_from(LADDER)
+caps = st.sampled_from(FLOW_SCALES)
 budgets = st.floats(5.0, 200.0)
 readings = st.floats(0.0, 1000.0)
 
@@ -30,7 +31,7 @@ def run(state: AdaptiveState, costs, budget: float, config: AdaptiveConfig = CON
 
 def stationary(base: float, ratio: float):
     """A machine whose work grows by ``ratio`` per ladder step above 0.25."""
-    return lambda scale: base * ratio ** LADDER.index(scale)
+    return lambda scale: base * ratio ** FLOW_SCALES.index(scale)
 
 
 @given(caps, st.lists(st.tuples(readings, budgets, st.none() | caps), max_size=200))
@@ -47,7 +48,7 @@ def test_scale_stays_on_the_ladder_below_the_cap_and_moves_one_step(cap, steps):
         else:
             state, change = observe(state, ms, budget)
             if change is not None:
-                step = abs(LADDER.index(change.new) - LADDER.index(change.old))
+                step = abs(FLOW_SCALES.index(change.new) - FLOW_SCALES.index(change.old))
                 assert step == 1 and change.old == before.scale
         assert state.scale in allowed_scales(state.max_scale)
 
@@ -98,9 +99,9 @@ def test_climbs_from_the_bottom_only_where_the_work_fits(cap, base, ratio, budge
     """Started at the lowest scale (or after the load went away), it climbs while the next scale
     is predicted to fit, and never steps down again on a steady machine."""
     cost = stationary(base, ratio)
-    state, changes = run(initial_state(cap, scale=LADDER[0]), [cost] * 400, budget)
+    state, changes = run(initial_state(cap, scale=FLOW_SCALES[0]), [cost] * 400, budget)
     assert all(c.reason == REASON_UP for c in changes)
-    assert cost(state.scale) <= CONFIG.down_load * budget or state.scale == LADDER[0]
+    assert cost(state.scale) <= CONFIG.down_load * budget or state.scale == FLOW_SCALES[0]
 
 
 @given(st.floats(1.0, 20.0), st.floats(200.0, 5000.0), st.integers(0, CONFIG.window - 1))

@@ -3,83 +3,24 @@
 from __future__ import annotations
 
 import re
-from dataclasses import FrozenInstanceError, fields
+from dataclasses import FrozenInstanceError
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
-from rife_live.config import (
-    FIELD_SECTIONS,
-    SECTIONS,
-    Config,
-    ScenesOptions,
-    apply_flags,
-    apply_toml,
-    load_config,
-    parse_rate,
-    parse_time,
-    user_config_path,
-)
+from rife_live.config import OPTIONS, SECTIONS, Config, apply_flags, apply_toml, load_config, user_config_path
+from rife_live.pipeline.scenes import SceneConfig
 from rife_live.errors import ConfigError
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_TOML = REPO / "configs" / "default.toml"
-
-
-# -- rates and times --------------------------------------------------------------------------
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("60", Fraction(60)),
-        (60, Fraction(60)),
-        ("60000/1001", Fraction(60000, 1001)),
-        ("59.94", Fraction(2997, 50)),  # the decimal exactly, not NTSC
-        (59.94, Fraction(2997, 50)),  # a TOML float is the decimal it was written as
-        ("23.976", Fraction(2997, 125)),
-        ("ntsc", Fraction(30000, 1001)),
-        ("NTSC-Film", Fraction(24000, 1001)),
-        (" 25 ", Fraction(25)),
-    ],
-)
-def test_parse_rate(value: object, expected: Fraction) -> None:
-    assert parse_rate(value) == expected
-
-
-@pytest.mark.parametrize("bad", ["0", "-30", "abc", "60/0", "1e9", "inf", True, [60], float("nan")])
-def test_parse_rate_rejects(bad: object) -> None:
-    with pytest.raises(ValueError):
-        parse_rate(bad)
-
-
-@pytest.mark.parametrize(
-    ("value", "expected"),
-    [
-        ("90", Fraction(90)),
-        ("1:30", Fraction(90)),
-        ("0:01:30.5", Fraction(181, 2)),
-        ("1:01:01", Fraction(3661)),
-        ("2.25", Fraction(9, 4)),
-        (".5", Fraction(1, 2)),
-        ("0:00:00.1", Fraction(1, 10)),  # exact, not the float 0.1
-        (90, Fraction(90)),
-        (1.5, Fraction(3, 2)),
-    ],
-)
-def test_parse_time(value: object, expected: Fraction) -> None:
-    assert parse_time(value) == expected
-
-
-@pytest.mark.parametrize("bad", ["1:75", "1:60:00", "1:2:3:4", "-5", "1.5:30", "", "1:", "abc", -1, False])
-def test_parse_time_rejects(bad: object) -> None:
-    with pytest.raises(ValueError):
-        parse_time(bad)
 
 
 # -- the default file and the records ---------------------------------------------------------
 def test_default_toml_is_the_defaults_and_lists_every_key() -> None:
     assert load_config(DEFAULT_TOML, user_config=False) == Config()
     text = DEFAULT_TOML.read_text(encoding="utf-8")
-    for name in FIELD_SECTIONS:
+    for name in OPTIONS:
         assert re.search(rf"^#? ?{name.replace('_', '-')} =", text, re.MULTILINE), name
     for section in SECTIONS:
         assert f"[{section}]" in text
@@ -91,14 +32,17 @@ def test_records_are_frozen() -> None:
         config.player.volume = 5  # type: ignore[misc]
 
 
-def test_scenes_options_fit_scene_config() -> None:
-    from rife_live.pipeline.scenes import SceneConfig
+def test_scenes_section_is_the_detector_config() -> None:
+    assert Config().scenes == SceneConfig()  # scenes.py's measured defaults
+    tuned = apply_toml(Config(), {"scenes": {"cut-max-similarity": 0.2, "detect-static": False}}, "inline").scenes
+    assert tuned == SceneConfig(cut_max_similarity=0.2, detect_static=False)
+    with pytest.raises(ConfigError, match="unknown option --cut-max-similarity"):  # config files only
+        apply_flags(Config(), {"cut-max-similarity": "0.2"})
 
-    assert {f.name for f in fields(SceneConfig)} == {f.name for f in fields(ScenesOptions)}
-    assert SceneConfig(**Config().scenes.given()) == SceneConfig()  # unset: scenes.py's defaults
-    tuned = apply_flags(Config(), {"cut-max-similarity": "0.2", "detect-static": "no"}).scenes
-    assert tuned.given() == {"detect_static": False, "detect_cuts": True, "cut_max_similarity": 0.2}
-    assert SceneConfig(**tuned.given()).cut_max_similarity == 0.2
+
+def test_input_section_is_the_source_options() -> None:
+    config = apply_flags(Config(), {"rtsp-transport": "udp", "network-timeout": "3", "mf-fps": "30"})
+    assert (config.input.rtsp_transport, config.input.network_timeout, config.input.mf_fps) == ("udp", 3.0, 30)
 
 
 # -- merging ----------------------------------------------------------------------------------
@@ -127,14 +71,14 @@ def test_target_fps_display() -> None:
         ({"multi": "0"}, "--multi: 0 is outside 1-256"),
         ({"multi": "2.5"}, "--multi: expected an integer"),
         ({"exp": 9}, "--exp: 9 is outside 1-8"),
-            ({"exp": 0}, "--exp: 0 is outside 1-8"),
-            ({"target-fps": "0"}, "--target-fps: 0 must be > 0"),
-            ({"mf-fps": "-5"}, "--mf-fps: -5 must be > 0"),
+        ({"exp": 0}, "--exp: 0 is outside 1-8"),
+        ({"target-fps": "0"}, "--target-fps: 0 must be > 0"),
+        ({"mf-fps": "-5"}, "--mf-fps: -5 must be > 0"),
         ({"device": "tpu"}, "--device: 'tpu' is not one of auto, cpu, cuda"),
         ({"dtype": "int8"}, "--dtype: 'int8' is not one of auto, float32, bfloat16, float16"),
         ({"vo": "x11"}, "--vo: 'x11' is not one of gpu, null"),
         ({"rtsp-transport": "quic"}, "--rtsp-transport: 'quic' is not one of"),
-        ({"fullscreen": "maybe"}, "--fullscreen: expected true or false"),
+        ({"fullscreen": "maybe"}, "--fs: expected true or false"),
         ({"target-fps": "fast"}, "--target-fps: 'fast' is not a frame rate"),
         ({"start": "1:75"}, "--start: '1:75' is not a time"),
         ({"sclae": "1"}, "unknown option --sclae; did you mean '--scale'?"),
@@ -185,8 +129,8 @@ def test_toml_underscore_spelling_and_exact_numbers(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[vidoe]\nscale = 1\n", "unknown section [vidoe] (sections: video, engine, scenes, player, output); "
-                                 "did you mean 'video'?"),
+        ("[vidoe]\nscale = 1\n", "unknown section [vidoe] (sections: video, input, engine, scenes, player, "
+                                 "output); did you mean 'video'?"),
         ("[video]\nscael = 1\n", "unknown key [video] scael"),
         ("scale = 1\n", "'scale' must be under a [video] section"),
         ("[player]\nvolume = true\n", "[player] volume: expected a number, not true"),

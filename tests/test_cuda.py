@@ -19,7 +19,7 @@ from rife_live.models.cuda import (UPLOAD_SLOTS, CudaEventTimer, GraphKey, Graph
                                    WallTimer, graph_key, i420_planes, i420_size, pinned_frame, rgb_to_yuv420p,
                                    work_timer)
 from rife_live.models.engine import Interpolator, to_uint8
-from rife_live.models.ifnet import pad_multiple
+from rife_live.models.settings import pad_multiple
 from rife_live.sinks.encoder import even_padding, pad_edges
 
 from test_engine import CASES, DTYPE_MAX_LOSS_DB, GOLDEN_MIN_DB, bbb_frames, psnr, read_png

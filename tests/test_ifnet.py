@@ -6,8 +6,7 @@ import pytest
 import torch
 
 from rife_live.models import store
-from rife_live.models.ifnet import (IFNet, base_grid, expected_shapes, flow_to_grid_units, network_state,
-                                   pad_multiple, warp)
+from rife_live.models.ifnet import IFNet, base_grid, expected_shapes, flow_to_grid_units, network_state, warp
 
 PUBLISHED_TENSORS = 160
 USED_PARAMETERS = 2_277_600
@@ -25,10 +24,6 @@ def test_structure_matches_published_weights(published):
     assert {k: tuple(v.shape) for k, v in state.items()} == expected_shapes()
     assert sum(v.numel() for v in state.values()) == USED_PARAMETERS
     assert not any(k.startswith("block_tea") for k in state)
-
-
-def test_pad_multiple():
-    assert [pad_multiple(s) for s in (0.25, 0.5, 1.0, 2.0, 4.0)] == [128, 64, 32, 32, 32]
 
 
 def test_warp_zero_flow_is_identity_and_shift_moves_pixels():

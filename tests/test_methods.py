@@ -10,6 +10,7 @@ import pytest
 from rife_live.errors import ConfigError
 from rife_live.evaluate import methods
 from rife_live.evaluate.metrics import psnr
+from rife_live.models.settings import EngineConfig
 from tests import media
 
 W, H = 128, 96
@@ -25,7 +26,7 @@ def frames() -> list[np.ndarray]:
 
 @pytest.fixture(scope="module")
 def engine():
-    return methods.make_engine(device="cpu", dtype="float32")
+    return methods.make_engine(EngineConfig(device="cpu", dtype="float32"))
 
 
 def test_blend_is_the_rounded_weighted_mean(frames):

@@ -15,6 +15,7 @@ import pytest
 from rife_live.errors import ConfigError, InputError, OutputError
 from rife_live.evaluate import datasets
 from rife_live.evaluate.runner import EvalOptions, run_eval
+from rife_live.models.settings import EngineConfig
 from tests import media
 from tests.test_datasets import build_middlebury, build_ucf, build_vimeo
 
@@ -76,8 +77,8 @@ def test_middlebury_ie_matches_numpy(tmp_path, frames):
 
 def test_network_on_ucf101_with_limit(tmp_path, frames):
     build_ucf(tmp_path, frames)
-    report, _ = run(protocol="ucf101", path=tmp_path, methods=("network", "blend"), device="cpu",
-                    dtype="float32", limit=2)
+    report, _ = run(protocol="ucf101", path=tmp_path, methods=("network", "blend"),
+                    engine=EngineConfig(device="cpu", dtype="float32"), limit=2)
     assert report.items == 2
     network, blend = report.summaries
     assert network.frames == 2 and network.passes == 2 and network.seconds > 0
@@ -117,7 +118,7 @@ def test_video_counts_and_flow_vs_bisect(tmp_path, frames):
     costs = {}
     for mode in ("flow", "bisect"):
         report, text = run(protocol="video", path=clip, factor=4, methods=("network", "blend"), arbitrary_t=mode,
-                           device="cpu", dtype="float32")
+                           engine=EngineConfig(device="cpu", dtype="float32"))
         assert report.items == 2 and len(report.rows) == 2 * 2 * 3
         network = report.summaries[0]
         assert network.label == f"network ({mode})"

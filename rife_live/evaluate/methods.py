@@ -20,7 +20,6 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Protocol
 
 import av
@@ -28,6 +27,7 @@ import numpy as np
 from av.filter import Graph
 
 from rife_live.errors import ConfigError
+from rife_live.models.settings import EngineConfig
 
 METHODS = ("network", "blend", "repeat", "minterpolate")
 ARBITRARY_T = ("flow", "bisect")
@@ -169,12 +169,11 @@ class NetworkMethod:
         return self._bisect(mid, b, mid_t, hi, t, cache, depth + 1)
 
 
-def make_engine(device: str = "auto", dtype: str = "auto", model: str | None = None,
-                model_dir: Path | None = None, log: Callable[[str], None] | None = None) -> Any:
-    """The network engine (imported here, so the other methods work without it)."""
+def make_engine(config: EngineConfig, log: Callable[[str], None] | None = None) -> Any:
+    """The network engine (imported here, so the other methods work without torch)."""
     from rife_live.models.engine import Interpolator
 
-    return Interpolator(device=device, dtype=dtype, model=model, model_dir=model_dir, log=log)
+    return Interpolator.from_config(config, log)
 
 
 def make_method(name: str, engine: Any = None, arbitrary_t: str = "flow", scale: float = 1.0) -> Method:

@@ -27,6 +27,7 @@ from rife_live.errors import ConfigError
 from rife_live.evaluate.datasets import PROTOCOLS, VIDEO_FACTORS, Dataset, EvalItem, open_dataset
 from rife_live.evaluate.methods import ARBITRARY_T, METHODS, Method, make_engine, make_method
 from rife_live.evaluate.metrics import score
+from rife_live.models.settings import EngineConfig
 from rife_live.outputs import check_new_file, refuse_input, same_file, write_bytes
 
 PROGRESS_EVERY = 10  # items between progress lines
@@ -44,10 +45,7 @@ class EvalOptions:
     methods: tuple[str, ...] = ("network",)  # any of network, blend, repeat, minterpolate
     arbitrary_t: str = "flow"  # "flow" | "bisect" (network method, t != 1/2)
     scale: float = 1.0
-    model: str | None = None
-    model_dir: Path | None = None
-    device: str = "auto"
-    dtype: str = "auto"
+    engine: EngineConfig = field(default_factory=EngineConfig)
     limit: int | None = None  # first N items
     json_path: Path | None = None  # overall "psnr"/"ssim" (first method) at top level, per method too
     csv_path: Path | None = None  # per-frame rows
@@ -224,7 +222,7 @@ def run_eval(opts: EvalOptions, out: TextIO, log: Callable[[str], None] | None =
     dataset = open_dataset(opts.protocol, Path(opts.path), opts.factor)
     engine = None
     if "network" in opts.methods:
-        engine = make_engine(opts.device, opts.dtype, opts.model, opts.model_dir, log)
+        engine = make_engine(opts.engine, log)
     methods = [make_method(name, engine, opts.arbitrary_t, opts.scale) for name in opts.methods]
     total = dataset.count if opts.limit is None else min(opts.limit, dataset.count or opts.limit)
     print(_header(dataset, opts, total), file=out, flush=True)

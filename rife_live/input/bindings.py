@@ -23,7 +23,10 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Union
 
+from rife_live.audio.volume import VOLUME_RANGE
+from rife_live.config import AUTO
 from rife_live.errors import ConfigError
+from rife_live.models.settings import FLOW_SCALES
 
 Value = Union[str, float, int, bool]
 Log = Callable[[str], None]
@@ -128,8 +131,7 @@ class Property:
     help: str = ""
 
 
-SCALE_CHOICES: tuple[Value, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, "auto")
-VOLUME_MIN, VOLUME_MAX = 0.0, 100.0
+SCALE_CHOICES: tuple[Value, ...] = (*FLOW_SCALES, AUTO)  # auto: the adaptive scale
 
 PROPERTIES: Mapping[str, Property] = MappingProxyType(
     {
@@ -140,7 +142,7 @@ PROPERTIES: Mapping[str, Property] = MappingProxyType(
             Property("mute", "flag", help="audio muted"),
             Property("stats", "flag", help="statistics overlay shown"),
             Property("interpolation", "flag", help="RIFE interpolation on (off: source frames only)"),
-            Property("volume", "number", VOLUME_MIN, VOLUME_MAX, help="software volume, percent"),
+            Property("volume", "number", *VOLUME_RANGE, help="software volume, percent"),
             Property("scale", "choice", choices=SCALE_CHOICES, help="flow scale (auto: adaptive)"),
         )
     }
@@ -180,7 +182,7 @@ COMMANDS: Mapping[str, Command] = MappingProxyType(
             Command("add", (Param("property", "number-property"), Param("value", "number")),
                     "add to a numeric property (clamped to its range)"),
             Command("multiply", (Param("property", "scalable-property"), Param("factor", "positive")),
-                    "multiply volume, or step the flow scale (nearest allowed value)"),
+                    "multiply a number, or move a choice of numbers (the flow scale) to the nearest one"),
             Command("seek", (Param("target", "number"), Param("mode", "seek-mode", True, "relative")),
                     "seek by or to a number of seconds"),
             Command("frame-step", (), "show the next frame and pause"),
@@ -214,11 +216,17 @@ def _exit_code(text: str, _: tuple[Value, ...]) -> int:
         raise ValueError(f"'{text}' is not an integer exit code") from None
 
 
-def _property_of(kinds: tuple[str, ...], allowed: tuple[str, ...] = ()) -> Callable[[str, tuple[Value, ...]], str]:
+def scalable(prop: Property) -> bool:
+    """Whether ``multiply`` applies: a number, or a choice among numbers."""
+    return prop.kind == "number" or any(not isinstance(c, (str, bool)) for c in prop.choices)
+
+
+def _property_of(kinds: tuple[str, ...], test: Callable[[Property], bool] = lambda _p: True) \
+        -> Callable[[str, tuple[Value, ...]], str]:
     def parse(text: str, _: tuple[Value, ...]) -> str:
         prop = PROPERTIES.get(text)
-        if prop is None or prop.kind not in kinds or (allowed and text not in allowed):
-            names = [n for n, p in PROPERTIES.items() if p.kind in kinds and (not allowed or n in allowed)]
+        if prop is None or prop.kind not in kinds or not test(prop):
+            names = [n for n, p in PROPERTIES.items() if p.kind in kinds and test(p)]
             raise ValueError(f"'{text}' is not one of {', '.join(names)}")
         return text
     return parse
@@ -261,7 +269,7 @@ ARG_TYPES: Mapping[str, Callable[[str, tuple[Value, ...]], Value]] = MappingProx
         "exit-code": _exit_code,
         "flag-property": _property_of(("flag",)),
         "number-property": _property_of(("number",)),
-        "scalable-property": _property_of(("number", "choice"), ("volume", "scale")),
+        "scalable-property": _property_of(("number", "choice"), scalable),
         "property": _property_of(("flag", "number", "choice")),
         "property-value": _property_value,
         "seek-mode": _seek_mode,

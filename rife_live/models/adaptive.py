@@ -10,7 +10,7 @@ the user's choice ``max_scale``, so the work fits the budget:
 - **up** one step when the predicted cost at the next scale is below ``up_load`` of the budget.
   The prediction is the cost last measured at that scale (remembered for ``memory_readings``
   readings), or, when none is remembered, the current median times ``growth``: the network's
-  FLOPs grow 4x per step (DESIGN.md §3), and measured time grows less, so the guess is safe.
+  FLOPs grow 4x per step (DESIGN.md §5), and measured time grows less, so the guess is safe.
 
 Hysteresis comes from three things: the band between ``up_load`` and ``down_load``; decisions only
 on a full window of readings taken at the current scale (the first ``warmup`` readings after a
@@ -27,7 +27,8 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass, replace
 
-LADDER = (0.25, 0.5, 1.0, 2.0, 4.0)  # the network's allowed flow scales, ascending
+from rife_live.models.settings import FLOW_SCALES
+
 DOWN_LOAD = 0.9  # step down when the median work exceeds this share of the budget
 UP_LOAD = 0.6  # step up when the finer scale's predicted work is below this share
 WINDOW = 5  # readings per decision (and at least this many between two changes)
@@ -87,8 +88,8 @@ class AdaptiveState:
 
 def allowed_scales(max_scale: float) -> tuple[float, ...]:
     """The ladder up to ``max_scale`` (always at least the lowest scale)."""
-    scales = tuple(s for s in LADDER if s <= max_scale)
-    return scales or LADDER[:1]
+    scales = tuple(s for s in FLOW_SCALES if s <= max_scale)
+    return scales or FLOW_SCALES[:1]
 
 
 def initial_state(max_scale: float, scale: float | None = None, config: AdaptiveConfig = AdaptiveConfig()) -> AdaptiveState:
@@ -133,7 +134,7 @@ def predicted_ms(state: AdaptiveState, scale: float, config: AdaptiveConfig = Ad
         return known
     if not state.readings:
         return None
-    steps = LADDER.index(scale) - LADDER.index(state.scale)
+    steps = FLOW_SCALES.index(scale) - FLOW_SCALES.index(state.scale)
     return statistics.median(state.readings) * config.growth ** steps
 
 

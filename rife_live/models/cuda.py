@@ -28,7 +28,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from rife_live.models.ifnet import ALLOWED_SCALES, IFNet, IFNetOutput, base_grid, flow_to_grid_units, pad_multiple
+from rife_live.models.ifnet import IFNet, IFNetOutput, base_grid, flow_to_grid_units
+from rife_live.models.settings import FLOW_SCALES, pad_multiple
 
 UPLOAD_SLOTS = 3  # pinned + device staging slots of HostUploader (in flight at once)
 GRAPH_CACHE_SIZE = 4  # captured graphs kept (as the engine's per-resolution cache)
@@ -148,8 +149,8 @@ class GraphKey:
 def graph_key(padded_h: int, padded_w: int, scale: float, dtype: torch.dtype | str) -> GraphKey:
     """The key of one capture; ValueError for a scale or size the network cannot take."""
     scale = float(scale)
-    if scale not in ALLOWED_SCALES:
-        raise ValueError(f"flow scale {scale:g} is not one of {ALLOWED_SCALES}")
+    if scale not in FLOW_SCALES:
+        raise ValueError(f"flow scale {scale:g} is not one of {FLOW_SCALES}")
     multiple = pad_multiple(scale)
     if padded_h <= 0 or padded_w <= 0 or padded_h % multiple or padded_w % multiple:
         raise ValueError(f"padded size {padded_w}x{padded_h} is not a positive multiple of {multiple} "

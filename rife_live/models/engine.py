@@ -22,10 +22,9 @@ import torch
 from rife_live.errors import ConfigError, InputError
 from rife_live.models import store
 from rife_live.models.cuda import GraphRunner, HostUploader
-from rife_live.models.ifnet import ALLOWED_SCALES, IFNet, base_grid, flow_to_grid_units, pad_multiple, warp
+from rife_live.models.ifnet import IFNet, base_grid, flow_to_grid_units, warp
+from rife_live.models.settings import DEVICES, DTYPES, FLOW_SCALES, EngineConfig, pad_multiple
 
-DEVICES = ("auto", "cpu", "cuda")
-DTYPES = ("auto", "float32", "bfloat16", "float16")
 PREPARED_BUFFERS = 3  # padded input buffers per resolution: previous frame, current frame, one spare
 RESOLUTION_CACHE_SIZE = 4  # resolutions kept (a live source that changes size does not grow memory)
 MIN_SIDE = 2
@@ -33,20 +32,6 @@ U8_MAX = 255.0
 HALF = Fraction(1, 2)
 
 Frame = Union[np.ndarray, torch.Tensor]
-
-
-@dataclass(frozen=True)
-class EngineConfig:
-    """How to build an ``Interpolator``."""
-
-    device: str = "auto"
-    dtype: str = "auto"
-    model: str | None = None  # registry name or path to flownet.pkl / train_log folder
-    model_dir: Path | None = None
-    channels_last: bool = True
-    fuse_heads: bool = True
-    cuda_graphs: bool = True
-    compile: bool = False  # torch.compile the blocks (inductor): faster passes, ~1 min to start per size
 
 
 def cpu_supports_bfloat16() -> bool:
@@ -81,8 +66,8 @@ def pick_dtype(name: str, device: torch.device) -> torch.dtype:
 
 
 def check_scale(scale: float) -> float:
-    if float(scale) not in ALLOWED_SCALES:
-        allowed = ", ".join(f"{s:g}" for s in ALLOWED_SCALES)
+    if float(scale) not in FLOW_SCALES:
+        allowed = ", ".join(f"{s:g}" for s in FLOW_SCALES)
         raise ConfigError(f"flow scale must be one of {allowed}, not {scale:g}")
     return float(scale)
 
@@ -163,10 +148,8 @@ class Interpolator:
 
     @classmethod
     def from_config(cls, config: EngineConfig, log: Callable[[str], None] | None = None) -> Interpolator:
-        return cls(device=config.device, dtype=config.dtype, model=config.model, model_dir=config.model_dir,
-                   channels_last=config.channels_last, fuse_heads=config.fuse_heads, cuda_graphs=config.cuda_graphs,
-                   compile=config.compile,
-                   log=log)
+        """The engine the ``[engine]`` options ask for (the speed switches keep their defaults)."""
+        return cls(device=config.device, dtype=config.dtype, model=config.model, model_dir=config.model_dir, log=log)
 
     def describe(self) -> dict[str, str]:
         """What runs the network, for stats: device, dtype and model (a registry name or a path)."""

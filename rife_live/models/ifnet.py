@@ -1,4 +1,4 @@
-"""IFNet "HD v3", the RIFE flow network (ECCV 2022), written from DESIGN.md §3.
+"""IFNet "HD v3", the RIFE flow network (ECCV 2022); its structure is described in DESIGN.md §5.
 
 Three blocks estimate an intermediate flow coarse to fine. Each block sees the two images warped by
 the current flow, the current mask and the flow, at its own resolution, and returns a flow and mask
@@ -25,14 +25,7 @@ FLOW_CHANNELS = 4
 MASK_CHANNELS = 1
 RESIDUAL_UNITS = 4
 STATE_DICT_PREFIX = "module."
-ALLOWED_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
-BASE_MULTIPLE = 32  # input sides are padded to a multiple of max(32, 32 / scale)
 LEVEL_FACTORS = (4.0, 2.0, 1.0)  # block k works at 1 / (LEVEL_FACTORS[k] / scale) of full size
-
-
-def pad_multiple(scale: float) -> int:
-    """The multiple the padded input sides must have for a user flow ``scale``."""
-    return int(max(BASE_MULTIPLE, BASE_MULTIPLE / scale))
 
 
 def prelu(x: torch.Tensor, slope: torch.Tensor, bounded: bool = False) -> torch.Tensor:
@@ -228,7 +221,7 @@ def _swap_halves(flow: torch.Tensor) -> torch.Tensor:
 
 
 class IFNet(nn.Module):
-    """The three-block network. Inputs must already be padded (see ``pad_multiple``)."""
+    """The three-block network. Inputs must already be padded (see ``settings.pad_multiple``)."""
 
     def __init__(self) -> None:
         super().__init__()
