@@ -7,7 +7,21 @@ what describes it. Timestamps are exact: ``fractions.Fraction`` seconds, never a
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
 from fractions import Fraction
+
+
+class FrameKind(str, Enum):
+    """How an output frame was made (``FrameMeta.kind``; counted in the stats under these names)."""
+
+    SOURCE = "source"  # a source frame itself (t = 0, or interpolation off)
+    INTERP = "interp"  # made by the network
+    COPY = "copy"  # a static pair: the earlier frame, no network
+    CUT = "cut"  # a scene cut: the earlier frame held, no ghosting across shots
+    MISS = "miss"  # live: the network could not make the deadline; the source frame stands in
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -47,5 +61,5 @@ class FrameMeta:
     epoch: int = 0
     source_index: int = 0
     duration: Fraction | None = None
-    kind: str = "source"  # "source", "interp", "copy" (static pair), "cut" (scene cut), "miss"
+    kind: FrameKind = FrameKind.SOURCE
     t: Fraction = Fraction(0)  # position inside its source pair (0 for source frames)

@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from dataclasses import dataclass
+from enum import Enum
 from fractions import Fraction
 from typing import Sequence, Union
 
@@ -73,11 +74,6 @@ class OutputSlot:
     index: int
     pts: Fraction
     t: Fraction
-
-    @property
-    def is_source(self) -> bool:
-        """True when the output is the earlier source frame itself (no interpolation needed)."""
-        return self.t == 0
 
 
 def output_pts(index: int, start: Rational, target_fps: Rational) -> Fraction:
@@ -252,71 +248,6 @@ def expected_output_count(
     return count_outputs(lo, hi, origin, target_fps)
 
 
-def expected_output_pts(
-    frame_count: int,
-    source_fps: Rational,
-    target_fps: Rational,
-    first_pts: Rational = 0,
-    start: Rational | None = None,
-    end: Rational | None = None,
-) -> list[Fraction]:
-    """The pts of every output of such a CFR stream, in order (see ``expected_output_count``)."""
-    origin, lo, hi = _cfr_range(frame_count, source_fps, first_pts, start, end)
-    return [output_pts(k, origin, target_fps) for k in output_indices(lo, hi, origin, target_fps)]
-
-
-# --------------------------------------------------------------------------------------------
-# Slow motion (--fps F) and trimming (--start / --end)
-
-
-def slowmo_pts(index: int, out_fps: Rational) -> Fraction:
-    """Pts written for output ``index`` when every output frame is written at ``out_fps``
-    (``--fps F``): ``index / F``, from 0 in the output file."""
-    return Fraction(index) / _rate(out_fps, "out_fps")
-
-
-def slowmo_factor(target_fps: Rational, out_fps: Rational) -> Fraction:
-    """How much slower playback is when outputs made at ``target_fps`` are written at
-    ``out_fps`` (2 means half speed; audio must be dropped or stretched by the same factor)."""
-    return _rate(target_fps, "target_fps") / _rate(out_fps, "out_fps")
-
-
-@dataclass(frozen=True)
-class TrimWindow:
-    """The part of the source to export (``--start`` / ``--end``, seconds of source time).
-
-    Output ``k = 0`` lands at ``start`` (or the first source pts). The decoder seeks before
-    ``start`` and may drop any frame whose pair ends at or before ``start``: it needs the last
-    frame at or before ``start`` and every frame up to the first one at or after ``end``.
-    """
-
-    start: Fraction | None = None
-    end: Fraction | None = None
-
-    def __post_init__(self) -> None:
-        if self.start is not None and self.end is not None and self.end <= self.start:
-            raise ValueError(f"trim end {self.end} must be after start {self.start}")
-
-    def output_origin(self, first_pts: Rational) -> Fraction:
-        """Pts of output ``k = 0``."""
-        return Fraction(first_pts) if self.start is None else self.start
-
-    def pair_needed(self, pts0: Rational, next_pts: Rational | None) -> bool:
-        """Whether the frame at ``pts0``, followed by one at ``next_pts`` (None: it is the last
-        frame), can contribute outputs: its span reaches past ``start`` and begins before ``end``."""
-        if self.end is not None and Fraction(pts0) >= self.end:
-            return False
-        return self.start is None or next_pts is None or Fraction(next_pts) > self.start
-
-    def past_end(self, pts: Rational) -> bool:
-        """True for a frame at or after ``end``: it closes the last pair; nothing after it counts."""
-        return self.end is not None and Fraction(pts) >= self.end
-
-    def output_pts_in_file(self, pts: Rational, first_pts: Rational) -> Fraction:
-        """Pts to write for an output at source time ``pts``: the trimmed file starts at 0."""
-        return Fraction(pts) - self.output_origin(first_pts)
-
-
 # --------------------------------------------------------------------------------------------
 # Live presentation
 
@@ -327,14 +258,12 @@ class PresentChoice:
 
     ``show``: index of the frame to show now (None: none is due yet). ``drop``: how many older
     frames to release unshown before it. ``late``: the shown frame is more than one output
-    interval past due (the pipeline is behind). ``next_due_in``: seconds until the next waiting
-    frame after it becomes due (None when there is none; how long the presenter may wait).
+    interval past due (the pipeline is behind).
     """
 
     show: int | None
     drop: int
     late: bool
-    next_due_in: float | None
 
 
 def is_late(pts: Seconds, now: Seconds, interval: Seconds) -> bool:
@@ -349,13 +278,9 @@ def choose_frame(waiting_pts: Sequence[Seconds], now: Seconds, interval: Seconds
     same time origin as the pts; ``interval`` is one output frame interval (1 / display rate).
     """
     shown = bisect_right(waiting_pts, now) - 1
-    following = shown + 1
-    next_due_in = None
-    if following < len(waiting_pts):  # exact difference: positive whenever the frame is not due
-        next_due_in = float(Fraction(waiting_pts[following]) - Fraction(now))
     if shown < 0:
-        return PresentChoice(None, 0, False, next_due_in)
-    return PresentChoice(shown, shown, is_late(waiting_pts[shown], now, interval), next_due_in)
+        return PresentChoice(None, 0, False)
+    return PresentChoice(shown, shown, is_late(waiting_pts[shown], now, interval))
 
 
 # --------------------------------------------------------------------------------------------
@@ -384,24 +309,29 @@ class DriftAverage:
         return sum(self.readings) / len(self.readings) if self.readings else 0.0
 
 
+class DriftKind(Enum):
+    WAIT = "wait"  # too few readings
+    HOLD = "hold"  # within tolerance
+    NUDGE = "nudge"  # move the video clock by ``correction`` seconds
+    RESYNC = "resync"  # jump it by ``correction``, the whole mean drift
+
+
 @dataclass(frozen=True)
 class DriftAction:
-    """What to do with the video clock: ``kind`` is "wait" (too few readings), "hold" (within
-    tolerance), "nudge" (move the video clock by ``correction`` seconds) or "resync" (jump it by
-    ``correction``, the whole mean drift). Apply ``correction`` by adding it to the video clock,
-    then start a fresh ``DriftAverage`` so the old readings are not counted twice."""
+    """What to do with the video clock (``DriftKind``). Apply ``correction`` by adding it to the
+    video clock, then start a fresh ``DriftAverage`` so the old readings are not counted twice."""
 
-    kind: str
+    kind: DriftKind
     correction: float = 0.0
 
 
 def drift_action(average: DriftAverage) -> DriftAction:
     """Decide on the averaged drift, with the thresholds named at the top of this module."""
     if not average.full:
-        return DriftAction("wait")
+        return DriftAction(DriftKind.WAIT)
     mean = average.mean
     if abs(mean) < DRIFT_TOLERANCE_S:
-        return DriftAction("hold")
+        return DriftAction(DriftKind.HOLD)
     if abs(mean) >= DRIFT_RESYNC_S:
-        return DriftAction("resync", -mean)
-    return DriftAction("nudge", -mean * DRIFT_NUDGE_GAIN)
+        return DriftAction(DriftKind.RESYNC, -mean)
+    return DriftAction(DriftKind.NUDGE, -mean * DRIFT_NUDGE_GAIN)

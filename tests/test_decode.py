@@ -1,4 +1,4 @@
-"""pipeline/decode.py: the decode thread into ring A, audio for playback and export, range, errors.
+"""pipeline/decode.py: the decode thread into ring A, audio for playback, range, seeks, reconnects, errors.
 
 Real clips from ``tests/media.py`` and bigbuckbunny; the PCM target is the real ``AudioFifo``.
 References are decoded independently with plain PyAV calls.
@@ -14,21 +14,13 @@ import av
 import numpy as np
 import pytest
 
-from rife_live.audio.output import AudioFifo
-from rife_live.errors import InputError
+from rife_live.audio.fifo import AudioFifo
 from rife_live.frames import FrameMeta
-from rife_live.pipeline.decode import (
-    AudioQueue,
-    AudioQueueClosed,
-    DecodeOptions,
-    DecodeThread,
-    convert_frame,
-    make_frame_ring,
-    next_pts,
-    sample_window,
-)
+from rife_live.pipeline.convert import make_frame_ring
+from rife_live.pipeline.decode import DecodeOptions, DecodeThread
+from rife_live.pipeline.drivers import open_source
 from rife_live.pipeline.ring import Ring, RingClosed
-from rife_live.pipeline.source import SourceOptions, open_source
+from rife_live.pipeline.source import SourceOptions
 from tests import media
 
 WAIT_S = 30.0  # upper bound for a step that should take a fraction of a second
@@ -63,34 +55,6 @@ def decode_all(target, options: DecodeOptions | None = None, capacity: int = 4, 
 def reference_frames(path: Path, **to_ndarray) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24", **to_ndarray) for f in container.decode(video=0)]
-
-
-# --- pure helpers -------------------------------------------------------------------------------
-
-
-def test_next_pts_keeps_increasing() -> None:
-    step = Fraction(1, 25)
-    assert next_pts(Fraction(3, 25), Fraction(2, 25), step) == (Fraction(3, 25), False)
-    assert next_pts(None, None, step) == (Fraction(0), False)
-    assert next_pts(None, Fraction(2, 25), step) == (Fraction(3, 25), True)
-    assert next_pts(Fraction(2, 25), Fraction(2, 25), step) == (Fraction(3, 25), True)
-
-
-def test_sample_window() -> None:
-    assert sample_window(Fraction(0), 1024, RATE, None, None) == (0, 1024)
-    assert sample_window(Fraction(0), 1024, RATE, Fraction(1, 100), None) == (480, 1024)
-    assert sample_window(Fraction(1), 1024, RATE, Fraction(0), Fraction(1) + Fraction(100, RATE)) == (0, 100)
-    assert sample_window(Fraction(2), 1024, RATE, None, Fraction(1)) == (0, 0)
-
-
-def test_convert_frame_rotates_into_the_slot() -> None:
-    rgb = np.arange(4 * 6 * 3, dtype=np.uint8).reshape(4, 6, 3)
-    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24")
-    out = np.zeros((6, 4, 3), np.uint8)
-    convert_frame(frame, out, colorspace="bt601", rotation=90)
-    np.testing.assert_array_equal(out, np.rot90(rgb, k=-1))  # 90 clockwise
-    convert_frame(frame, out, colorspace="bt601", rotation=270)
-    np.testing.assert_array_equal(out, np.rot90(rgb, k=1))
 
 
 # --- video --------------------------------------------------------------------------------------
@@ -228,40 +192,6 @@ def test_pcm_whole_file_and_downmix(bbb_path: Path) -> None:
     assert thread.stats.audio_items == 249
     expected = 249 * 1024 * 44100 // 48000
     assert abs(fifo.fill - expected) < 64  # the resampler keeps a few samples of filter delay
-
-
-@pytest.mark.parametrize("packets", [False, True])
-def test_audio_queue_for_export(bbb_path: Path, packets: bool) -> None:
-    queue = AudioQueue(capacity=512)
-    frames, _ = decode_all(bbb_path, DecodeOptions(end=1.0, audio_packets=packets), audio_queue=queue)
-    assert len(frames) == 25
-    items = []
-    with pytest.raises(AudioQueueClosed):
-        while True:
-            item = queue.get(timeout=WAIT_S)
-            assert item is not None
-            items.append(item)
-    kind = av.Packet if packets else av.AudioFrame
-    assert items and all(isinstance(i.payload, kind) for i in items)
-    pts = [i.pts for i in items]
-    assert pts[0] == 0 and pts == sorted(pts) and pts[-1] < 1
-    assert pts[-1] + Fraction(1024, RATE) >= 1  # covers the range up to its end
-
-
-def test_audio_queue_semantics() -> None:
-    queue = AudioQueue(capacity=1)
-    frame = av.AudioFrame(format="fltp", layout="mono", samples=16)
-    from rife_live.pipeline.decode import AudioItem
-
-    assert queue.put(AudioItem(Fraction(0), 0, frame), timeout=0.0)
-    assert not queue.put(AudioItem(Fraction(1), 0, frame), timeout=0.0)  # full
-    queue.clear(1)
-    assert len(queue) == 0
-    assert queue.put(AudioItem(Fraction(0), 0, frame), timeout=0.0) and len(queue) == 0  # stale: dropped
-    assert queue.get(timeout=0.0) is None
-    queue.close(InputError("boom"))
-    with pytest.raises(InputError, match="boom"):
-        queue.get(timeout=0.0)
 
 
 # --- errors and shutdown ------------------------------------------------------------------------

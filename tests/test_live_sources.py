@@ -34,9 +34,11 @@ import pytest
 
 from rife_live.errors import InputError
 from rife_live.frames import FrameMeta
-from rife_live.pipeline.decode import DecodeOptions, DecodeThread, make_frame_ring
+from rife_live.pipeline.convert import make_frame_ring
+from rife_live.pipeline.decode import DecodeOptions, DecodeThread
+from rife_live.pipeline.drivers import open_source
 from rife_live.pipeline.ring import Ring, RingClosed
-from rife_live.pipeline.source import SourceOptions, open_source
+from rife_live.pipeline.source import SourceOptions
 from tests import live_servers, media
 from tests.live_servers import RtspServer, UdpTsSender, wall_pts_latency
 
@@ -158,7 +160,7 @@ def check_reconnect(run: LiveRun, server, record_property, name: str, *, reconne
 @pytest.mark.parametrize("transport", ["tcp", "udp"])
 def test_rtsp_reconnects_after_the_server_restarts(rtsp_server: RtspServer, transport: str,
                                                    record_property) -> None:
-    options = SourceOptions(rtsp_transport=transport, timeout_s=READ_TIMEOUT_S * 2)
+    options = SourceOptions(rtsp_transport=transport, network_timeout=READ_TIMEOUT_S * 2)
     with LiveRun(rtsp_server.url, options) as run:
         assert run.source.is_live and run.source.realtime
         assert (run.source.video.width, run.source.video.height) == (live_servers.DEFAULT_WIDTH,
@@ -171,7 +173,7 @@ def test_rtsp_reconnects_after_the_server_restarts(rtsp_server: RtspServer, tran
 
 
 def test_udp_reconnects_after_the_sender_restarts(udp_sender: UdpTsSender, record_property) -> None:
-    with LiveRun(udp_sender.url, SourceOptions(timeout_s=READ_TIMEOUT_S)) as run:
+    with LiveRun(udp_sender.url, SourceOptions(network_timeout=READ_TIMEOUT_S)) as run:
         check_reconnect(run, udp_sender, record_property, "udp")
         latencies = [wall_pts_latency(meta.pts + run.origin, at) for meta, _, at in run.frames if meta.epoch == 0]
         median = statistics.median(latencies)
@@ -195,7 +197,7 @@ def test_slow_consumer_gets_fresh_frames_and_the_skipped_ones_are_counted(udp_se
     """A consumer at 5 fps behind a 25 fps stream: the decode thread keeps at most ring A's
     frames and skips the rest, so the consumer's frames stay fresh; every skipped frame is counted
     (the pts gaps the consumer sees add up to ``dropped_stale``)."""
-    with LiveRun(udp_sender.url, SourceOptions(timeout_s=READ_TIMEOUT_S * 2), slots=SLOW_RING_SLOTS) as run:
+    with LiveRun(udp_sender.url, SourceOptions(network_timeout=READ_TIMEOUT_S * 2), slots=SLOW_RING_SLOTS) as run:
         fps = run.source.video.fps
         ages = []
         deadline = time.monotonic() + WAIT_S
@@ -229,7 +231,7 @@ def test_udp_join_mid_stream_starts_clean(udp_sender: UdpTsSender) -> None:
     """Joining a running stream: the first frame handed out is a keyframe with real pixels;
     packets before it that fail to decode are skipped and counted, never raised."""
     time.sleep(0.3)  # the sender is mid-GOP now
-    with open_source(udp_sender.url, SourceOptions(timeout_s=WAIT_S / 4)) as src:
+    with open_source(udp_sender.url, SourceOptions(network_timeout=WAIT_S / 4)) as src:
         frames = []
         for item in src.items():
             if isinstance(item, av.VideoFrame):
@@ -272,7 +274,7 @@ def test_missing_webcam_one_line(tmp_path: Path) -> None:
 def test_unreachable_rtsp_one_line(tmp_path: Path) -> None:
     url = f"rtsp://127.0.0.1:{_closed_port()}/x"
     with pytest.raises(InputError) as exc:
-        open_source(url, SourceOptions(timeout_s=READ_TIMEOUT_S))
+        open_source(url, SourceOptions(network_timeout=READ_TIMEOUT_S))
     assert str(exc.value).startswith(f"cannot reach {url}") and "\n" not in str(exc.value)
     done = _rife_play(url, "-o", str(tmp_path / "x.mkv"))
     assert done.returncode != 0
@@ -283,7 +285,7 @@ def test_unreachable_rtsp_one_line(tmp_path: Path) -> None:
 def test_udp_without_sender_gives_up_at_the_timeout() -> None:
     url = f"udp://127.0.0.1:{_closed_port(socket.SOCK_DGRAM)}"
     with pytest.raises(InputError) as exc:
-        open_source(url, SourceOptions(timeout_s=READ_TIMEOUT_S))
+        open_source(url, SourceOptions(network_timeout=READ_TIMEOUT_S))
     assert str(exc.value) == f"cannot reach {url}: no answer within {READ_TIMEOUT_S:g} s"
 
 

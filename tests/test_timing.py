@@ -1,5 +1,5 @@
 """Tests of rife_live.timing: exact output grids for CFR and VFR sources, pairs, tails, trimming,
-slow motion, presenter decisions and drift averaging."""
+presenter decisions and drift averaging."""
 
 from __future__ import annotations
 
@@ -17,14 +17,14 @@ from rife_live.timing import (
     DRIFT_TOLERANCE_S,
     DRIFT_WINDOW,
     DriftAverage,
+    DriftKind,
     OutputScheduler,
     OutputSlot,
-    TrimWindow,
     choose_frame,
     drift_action,
     expected_output_count,
-    expected_output_pts,
     outputs_in_pair,
+    output_pts,
     outputs_in_tail,
     rate_for_exp,
     rate_for_multi,
@@ -99,7 +99,6 @@ def test_bbb_25_to_60_gives_317_outputs_at_k_over_60():
     slots = run_scheduler(pts_list, Fraction(60), Fraction(132, 25))
     assert [s.pts for s in slots] == [Fraction(k, 60) for k in range(317)]
     assert expected_output_count(132, 25, 60) == 317
-    assert expected_output_pts(132, 25, 60) == [Fraction(k, 60) for k in range(317)]
     # Outputs falling exactly on a source frame are that frame (t = 0), in the later pair.
     assert slots[12] == OutputSlot(12, Fraction(1, 5), Fraction(0))
     assert slots[13] == OutputSlot(13, Fraction(13, 60), Fraction(5, 12))
@@ -129,7 +128,7 @@ def test_random_cfr_streams(source, target, n, first):
     slots = run_scheduler(pts_list, target, stream_end)
     check_grid(slots, pts_list, stream_end, target, first, first, stream_end)
     assert len(slots) == expected_output_count(n, source, target, first_pts=first)
-    assert [s.pts for s in slots] == expected_output_pts(n, source, target, first_pts=first)
+    assert [s.pts for s in slots] == [output_pts(s.index, first, target) for s in slots]
 
 
 @given(source=rates, multi=st.integers(1, 8), n=st.integers(1, 60))
@@ -165,37 +164,17 @@ def test_random_vfr_streams(target, first, gaps, last_duration):
     start_ms=st.one_of(st.none(), st.integers(-100, 4000)),
     length_ms=st.one_of(st.none(), st.integers(1, 4000)),
 )
-def test_trimmed_streams_and_decoder_drop_rule(target, gaps, start_ms, length_ms):
+def test_trimmed_streams(target, gaps, start_ms, length_ms):
     pts_list = [Fraction(0)]
     for gap in gaps:
         pts_list.append(pts_list[-1] + gap)
     stream_end = pts_list[-1] + Fraction(1, 25)
     start = None if start_ms is None else Fraction(start_ms, 1000)
     end = None if length_ms is None else (start or Fraction(0)) + Fraction(length_ms, 1000)
-    trim = TrimWindow(start, end)
-    origin = trim.output_origin(pts_list[0])
+    origin = pts_list[0] if start is None else start
     slots = run_scheduler(pts_list, target, stream_end, start=start, end=end)
     hi = stream_end if end is None else min(stream_end, end)
     check_grid(slots, pts_list, stream_end, target, origin, max(pts_list[0], origin), hi)
-
-    # The decoder may drop every frame that is not an end of a needed pair (or a needed tail):
-    # the scheduler then yields the same slots.
-    def needed(i: int) -> bool:
-        nxt = pts_list[i + 1] if i + 1 < len(pts_list) else None
-        return trim.pair_needed(pts_list[i], nxt)
-
-    kept = [p for i, p in enumerate(pts_list) if needed(i) or (i > 0 and needed(i - 1))]
-    for i, p in enumerate(pts_list[:-1]):
-        if not needed(i):
-            assert outputs_in_pair(p, pts_list[i + 1], origin, target, end) == []
-    if kept:
-        kept_end = stream_end if kept[-1] == pts_list[-1] else kept[-1] + 1
-        assert run_scheduler(kept, target, kept_end, start=origin, end=end) == slots
-        assert all(not trim.past_end(p) for p in kept[:-1])
-    else:
-        assert slots == []
-    if slots:
-        assert trim.output_pts_in_file(slots[0].pts, pts_list[0]) == Fraction(slots[0].index) / target
 
 
 def test_scheduler_finished_after_end_and_rejects_backward_pts():
@@ -246,26 +225,16 @@ def test_pair_and_tail_edges():
         rate_for_exp(25, -1)
     with pytest.raises(ValueError):
         OutputScheduler(0)
-    with pytest.raises(ValueError):
-        TrimWindow(Fraction(2), Fraction(1))
-
-
-def test_slow_motion_retiming():
-    slots = run_scheduler([Fraction(k, 25) for k in range(132)], rate_for_multi(25, 3), Fraction(132, 25))
-    written = [timing.slowmo_pts(s.index, 25) for s in slots]
-    assert written == [Fraction(k, 25) for k in range(396)]
-    assert timing.slowmo_factor(75, 25) == 3
 
 
 def test_choose_frame_examples():
     waiting = [Fraction(k, 60) for k in range(10, 15)]
-    assert choose_frame(waiting, 9 / 60, 1 / 60) == timing.PresentChoice(None, 0, False, pytest.approx(1 / 60))
+    assert choose_frame(waiting, 9 / 60, 1 / 60) == timing.PresentChoice(None, 0, False)
     choice = choose_frame(waiting, Fraction(12, 60), Fraction(1, 60))
     assert (choice.show, choice.drop, choice.late) == (2, 2, False)
-    assert choice.next_due_in == pytest.approx(1 / 60)
     late = choose_frame(waiting, 1.0, 1 / 60)
-    assert (late.show, late.drop, late.late, late.next_due_in) == (4, 4, True, None)
-    assert choose_frame([], 1.0, 1 / 60) == timing.PresentChoice(None, 0, False, None)
+    assert (late.show, late.drop, late.late) == (4, 4, True)
+    assert choose_frame([], 1.0, 1 / 60) == timing.PresentChoice(None, 0, False)
     assert not timing.is_late(Fraction(1), Fraction(1) + Fraction(1, 60), Fraction(1, 60))
     assert timing.is_late(Fraction(1), 1.02, 1 / 60)
 
@@ -289,27 +258,21 @@ def test_choose_frame_picks_newest_due(gaps, now_ms, interval_ms):
     else:
         assert choice.show == due[-1] == choice.drop
         assert choice.late == (now - waiting[due[-1]] > interval)
-    following = (choice.show + 1) if choice.show is not None else 0
-    if following < len(waiting):
-        assert choice.next_due_in == pytest.approx(float(waiting[following]) - now)
-        assert choice.next_due_in > 0
-    else:
-        assert choice.next_due_in is None
 
 
 def test_drift_average_and_actions():
     average = DriftAverage()
     for _ in range(DRIFT_WINDOW - 1):
         average = average.add(0.1)
-    assert drift_action(average).kind == "wait"
+    assert drift_action(average).kind is DriftKind.WAIT
     average = average.add(0.1)
     action = drift_action(average)
-    assert action.kind == "nudge" and action.correction == pytest.approx(-0.1 * timing.DRIFT_NUDGE_GAIN)
+    assert action.kind is DriftKind.NUDGE and action.correction == pytest.approx(-0.1 * timing.DRIFT_NUDGE_GAIN)
     # Old readings fall out of the window: the average follows the recent ones.
     for _ in range(DRIFT_WINDOW):
         average = average.add(-DRIFT_RESYNC_S * 2)
     assert len(average.readings) == DRIFT_WINDOW
-    assert drift_action(average) == timing.DriftAction("resync", pytest.approx(DRIFT_RESYNC_S * 2))
+    assert drift_action(average) == timing.DriftAction(DriftKind.RESYNC, pytest.approx(DRIFT_RESYNC_S * 2))
     calm = DriftAverage(tuple([DRIFT_TOLERANCE_S / 2, -DRIFT_TOLERANCE_S / 2] * (DRIFT_WINDOW // 2)))
-    assert drift_action(calm).kind == "hold"
+    assert drift_action(calm).kind is DriftKind.HOLD
     assert DriftAverage().mean == 0.0

@@ -1,5 +1,5 @@
 """Audio output: a bounded sample FIFO, a miniaudio playback device (or the null device), and the
-played position that is the player's master clock (DESIGN §1, §4).
+played position that is the player's master clock (DESIGN.md §2, §4).
 
 Data path: the decode thread ``push``es float32 samples (device rate, interleaved channels) into an
 ``AudioFifo``; miniaudio's audio thread pulls them through a generator, applies the software gain and
@@ -30,179 +30,18 @@ from collections.abc import Callable, Generator
 import miniaudio
 import numpy as np
 
+from rife_live.audio.fifo import AudioFifo
+from rife_live.audio.volume import MAX_VOLUME, apply_gain, volume_gain
 from rife_live.errors import OutputError
 
 DEFAULT_SAMPLE_RATE = 48000
 DEFAULT_CHANNELS = 2
 DEFAULT_PERIOD_MS = 20  # one device callback; also the default latency estimate
 DEFAULT_FIFO_SECONDS = 1.0  # FIFO capacity: how far decoding may run ahead of the speakers
-MAX_VOLUME = 100.0  # percent; software gain never amplifies
-VOLUME_CURVE_EXPONENT = 3  # cubic volume curve, as mpv's: perceived loudness is roughly linear
 MS_PER_SECOND = 1000
 AO_CHOICES = ("auto", "null")
 
 Log = Callable[[str], None]
-
-
-def volume_gain(volume: float, muted: bool = False) -> float:
-    """The linear sample gain for ``volume`` percent (0-100, cubic curve); 0 when ``muted``."""
-    if muted:
-        return 0.0
-    level = min(max(float(volume), 0.0), MAX_VOLUME) / MAX_VOLUME
-    return level**VOLUME_CURVE_EXPONENT
-
-
-def apply_gain(samples: np.ndarray, gain: float) -> np.ndarray:
-    """Scale float samples by ``gain`` in place and return them (gain 1 leaves them untouched)."""
-    if gain != 1.0:
-        np.multiply(samples, np.float32(gain), out=samples)
-    return samples
-
-
-class AudioFifo:
-    """A bounded, thread-safe FIFO of float32 sample frames: one producer (decode), one consumer
-    (the audio callback). The producer blocks while it is full; the consumer never blocks.
-
-    Each flush starts a new *epoch*; pushes tagged with an older epoch are dropped, and a push
-    blocked on a full FIFO returns as soon as the FIFO is flushed or closed.
-    """
-
-    def __init__(self, channels: int = DEFAULT_CHANNELS, capacity_frames: int = DEFAULT_SAMPLE_RATE) -> None:
-        if channels < 1 or capacity_frames < 1:
-            raise ValueError("an AudioFifo needs at least one channel and one frame of capacity")
-        self.channels = channels
-        self.capacity = capacity_frames
-        self._buf = np.zeros((capacity_frames, channels), dtype=np.float32)
-        self._cond = threading.Condition()
-        self._start = 0  # index of the oldest frame
-        self._fill = 0
-        self._epoch = 0
-        self._closed = False
-        self._eof = False
-        self._first_pts: float | None = None  # pts of the epoch's first sample, once pushed
-        self._started = False  # whether the consumer has read anything in this epoch
-
-    # -- producer side ------------------------------------------------------------------------
-    def push(self, samples: np.ndarray, *, pts: float | None = None, epoch: int | None = None,
-             timeout: float | None = None) -> int:
-        """Append ``samples`` ((frames, channels) or interleaved 1-D), blocking while full.
-
-        ``pts`` is the media time of the first sample; the first push of an epoch that gives one
-        sets the clock's origin (later ones are taken as contiguous). ``epoch`` defaults to the
-        current one; an older epoch is dropped. Returns the frames accepted: fewer than given only
-        when ``timeout`` seconds passed without room, the FIFO was flushed to a newer epoch, or it
-        was closed (push the rest, ``samples[accepted:]``, to retry).
-        """
-        frames = self._as_frames(samples)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        written = 0
-        with self._cond:
-            if epoch is None:
-                epoch = self._epoch
-            if epoch > self._epoch:
-                raise ValueError(f"audio pushed for epoch {epoch} before the output was flushed to it")
-            if epoch < self._epoch or self._closed:
-                return 0
-            if pts is not None and self._first_pts is None and self._fill == 0 and not self._started:
-                self._first_pts = float(pts)
-            self._eof = False
-            while written < len(frames):
-                while self._fill == self.capacity:
-                    remaining = None if deadline is None else deadline - time.monotonic()
-                    if remaining is not None and remaining <= 0:
-                        return written
-                    self._cond.wait(remaining)
-                    if self._closed or epoch != self._epoch:
-                        return written
-                count = min(self.capacity - self._fill, len(frames) - written)
-                self._write(frames[written:written + count])
-                written += count
-        return written
-
-    def end_of_stream(self) -> None:
-        """The producer has no more audio for this epoch: silence after it counts as time."""
-        with self._cond:
-            self._eof = True
-
-    # -- consumer side ------------------------------------------------------------------------
-    def read_into(self, out: np.ndarray) -> tuple[int, float | None]:
-        """Move up to ``len(out)`` frames into ``out`` without blocking.
-
-        Returns (frames read, the epoch's first pts if this read is the epoch's first, else None).
-        """
-        with self._cond:
-            count = min(len(out), self._fill)
-            first = self._start
-            head = min(count, self.capacity - first)
-            out[:head] = self._buf[first:first + head]
-            out[head:count] = self._buf[:count - head]
-            self._start = (first + count) % self.capacity
-            self._fill -= count
-            first_pts = None
-            if count and not self._started:
-                self._started = True
-                first_pts = self._first_pts
-            if count:
-                self._cond.notify_all()
-            return count, first_pts
-
-    # -- control ------------------------------------------------------------------------------
-    def clear(self, epoch: int | None = None) -> None:
-        """Drop every buffered frame and start a new epoch (``epoch``, or the current one + 1)."""
-        with self._cond:
-            new_epoch = self._epoch + 1 if epoch is None else epoch
-            if new_epoch < self._epoch:
-                raise ValueError(f"cannot flush back to epoch {new_epoch} from {self._epoch}")
-            self._epoch = new_epoch
-            self._start = 0
-            self._fill = 0
-            self._eof = False
-            self._first_pts = None
-            self._started = False
-            self._cond.notify_all()
-
-    def close(self) -> None:
-        """Wake a blocked producer; later pushes are refused."""
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-
-    @property
-    def fill(self) -> int:
-        with self._cond:
-            return self._fill
-
-    @property
-    def epoch(self) -> int:
-        with self._cond:
-            return self._epoch
-
-    @property
-    def eof(self) -> bool:
-        with self._cond:
-            return self._eof
-
-    @property
-    def closed(self) -> bool:
-        with self._cond:
-            return self._closed
-
-    def _as_frames(self, samples: np.ndarray) -> np.ndarray:
-        frames = np.asarray(samples, dtype=np.float32)
-        if frames.ndim == 1:
-            if frames.size % self.channels:
-                raise ValueError(f"{frames.size} interleaved samples are not whole {self.channels}-channel frames")
-            frames = frames.reshape(-1, self.channels)
-        if frames.ndim != 2 or frames.shape[1] != self.channels:
-            raise ValueError(f"audio samples of shape {frames.shape} do not have {self.channels} channels")
-        return frames
-
-    def _write(self, frames: np.ndarray) -> None:
-        end = (self._start + self._fill) % self.capacity
-        head = min(len(frames), self.capacity - end)
-        self._buf[end:end + head] = frames[:head]
-        self._buf[:len(frames) - head] = frames[head:]
-        self._fill += len(frames)
 
 
 def _default_log(message: str) -> None:

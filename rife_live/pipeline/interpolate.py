@@ -1,4 +1,4 @@
-"""The interpolation thread: ring A (source frames) -> ring B (output frames), DESIGN.md §1.
+"""The interpolation thread: ring A (source frames) -> ring B (output frames), DESIGN.md §2.
 
 It holds the previous source frame in ring A (slot 0) while the next one arrives (slot 1), asks
 the timing scheduler which output timestamps fall in the pair and at which t, classifies the pair
@@ -14,7 +14,7 @@ Live mode (``InterpolateOptions.clock`` given: the presenter's clock, media seco
 has a deadline, its pts on that clock. Before a pair's network pass the thread estimates when the
 pass would finish (now + the median of recent passes at this scale + a reserve); outputs
 due before that, or already more than one output interval past due after the pass, get the
-earlier source frame instead, kind ``"miss"`` (counted); when no output of the pair can make it,
+earlier source frame instead, kind ``FrameKind.MISS`` (counted; ``deadlines.PassTimes`` predicts passes); when no output of the pair can make it,
 the pass is skipped altogether, so the thread never falls behind the clock because of the network.
 With ``adaptive`` the flow scale follows ``models.adaptive`` (work per pair vs the pair's
 duration); ``set_interpolation`` and ``set_scale`` change behaviour at any time from any thread
@@ -24,10 +24,9 @@ skipped without a pass.
 
 from __future__ import annotations
 
-import statistics
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable
@@ -35,8 +34,9 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from rife_live.font import scale_for_height, stamp_label
-from rife_live.frames import FrameMeta
+from rife_live.frames import FrameKind, FrameMeta
 from rife_live.models import adaptive
+from rife_live.pipeline.deadlines import PassTimes
 from rife_live.pipeline.ring import Ring, RingClosed
 from rife_live.pipeline.scenes import PairKind, SceneConfig, SceneDetector
 from rife_live.timing import OutputScheduler, OutputSlot
@@ -46,15 +46,10 @@ if TYPE_CHECKING:  # the engine (torch) loads only when the caller builds one
 
 POLL_S = 0.1  # blocked waits re-check the stop flag this often (timed waits, not a spin)
 JOIN_TIMEOUT_S = 5.0
-KIND_SOURCE = "source"
-KIND_MISS = "miss"  # live: the network could not make the deadline; the source frame stands in
 LIVE_MARGIN_S = 0.010  # live: an output must be ready this long before it is due
 LIVE_RESERVE_S = 0.100  # live: lead kept beyond a pass's estimate, so a pass that runs long (another
 LIVE_RESERVE_SHARE = 0.5  # process took the CPU) does not stall the picture: at least this long, or the
-OVERRUN_HISTORY = 20  # worst overrun of the last passes (over their estimate); at most this share of ring B
-PASS_HISTORY = 5  # live: recent pass times per scale whose median predicts the next pass
-SKIP_DECAY = 0.9  # live: each pass left out shrinks its estimate, so a stale high one is re-measured
-STEP_DOWN_RATIO = 0.5  # live: guess for a scale one step down from a measured one (FLOPs: 1/4; time: ~0.4)
+#                           worst recent overrun of a pass over its estimate; at most this share of ring B
 MS_PER_S = 1000.0
 MONTAGE_LABELS = ("source", "interpolated")  # the montage's left and right halves
 
@@ -98,79 +93,11 @@ class InterpolateStats:
             "source_frames": self.source_frames, "pairs": self.pairs, "network_passes": self.network_passes,
             "outputs": self.outputs, "kinds": dict(self.kinds),
             "network_ms_per_pass": 1000 * self.network_s / self.network_passes if self.network_passes else None,
-            "synthesize_ms_per_frame": (1000 * self.synthesize_s / self.kinds["interp"]
-                                        if self.kinds["interp"] else None),
+            "synthesize_ms_per_frame": (1000 * self.synthesize_s / self.kinds[FrameKind.INTERP]
+                                        if self.kinds[FrameKind.INTERP] else None),
             "scale": self.scale, "skipped_passes": self.skipped_passes, "stale_frames": self.stale_frames,
             "scale_changes": list(self.scale_changes),
         }
-
-
-class PassTimes:
-    """Live: recent network pass and synthesis times, and the predictions made from them.
-
-    Per scale: the first pass (it warms up: allocations, kernel choice) stands alone until steady
-    passes come, then the median of the last ``PASS_HISTORY`` predicts the next. The worst recent
-    overrun of a pass over its prediction sizes the lead kept in reserve. A scale never
-    measured is guessed from the nearest measured one. Each pass left out for its deadline shrinks
-    that scale's prediction by ``SKIP_DECAY`` until a pass runs again, so one slow pass cannot
-    keep the network off for good. Owned by the interpolation thread.
-    """
-
-    def __init__(self) -> None:
-        self._first: dict[float, float] = {}
-        self._steady: dict[float, deque] = {}
-        self._decay: dict[float, float] = {}
-        self._synth: deque = deque(maxlen=PASS_HISTORY)
-        self._overruns: deque = deque(maxlen=OVERRUN_HISTORY)
-
-    def record_pass(self, scale: float, ms: float, expected_ms: float | None = None) -> None:
-        """One pass's time, and what it was expected to take (its overrun sizes the reserve)."""
-        if expected_ms is not None:
-            self._overruns.append(max(0.0, ms - expected_ms))
-        if scale in self._first:
-            self._steady.setdefault(scale, deque(maxlen=PASS_HISTORY)).append(ms)
-        else:
-            self._first[scale] = ms
-        self._decay[scale] = 1.0
-
-    @property
-    def measured(self) -> bool:
-        """Whether any pass was timed yet."""
-        return bool(self._first)
-
-    def record_synth(self, ms: float) -> None:
-        self._synth.append(ms)
-
-    def skipped(self, scale: float) -> None:
-        self._decay[scale] = self._decay.get(scale, 1.0) * SKIP_DECAY
-
-    def measured_ms(self, scale: float) -> float | None:
-        """The pass time measured at ``scale`` (steady median, else the first pass), or None."""
-        steady = self._steady.get(scale)
-        if steady:
-            return statistics.median(steady)
-        return self._first.get(scale)
-
-    def expected_s(self, scale: float) -> float:
-        """Seconds the next pass at ``scale`` should take (0 when nothing was measured yet)."""
-        measured = self.measured_ms(scale)
-        if measured is None:
-            known = [s for s in self._first if s != scale]
-            if not known:
-                return 0.0
-            nearest = min(known, key=lambda s: abs(adaptive.LADDER.index(s) - adaptive.LADDER.index(scale)))
-            steps = adaptive.LADDER.index(scale) - adaptive.LADDER.index(nearest)
-            ratio = adaptive.GROWTH if steps > 0 else STEP_DOWN_RATIO
-            measured = (self.measured_ms(nearest) or 0.0) * ratio ** abs(steps)
-        return measured * self._decay.get(scale, 1.0) / MS_PER_S
-
-    def overrun_s(self) -> float:
-        """The worst recent overrun of a pass over its estimate, seconds (0 before any)."""
-        return max(self._overruns, default=0.0) / MS_PER_S
-
-    def synth_s(self) -> float:
-        """Seconds one synthesis should take (0 before the first)."""
-        return statistics.median(self._synth) / MS_PER_S if self._synth else 0.0
 
 
 def output_shape(height: int, width: int, montage: bool) -> tuple[int, int, int]:
@@ -306,19 +233,15 @@ class InterpolateThread:
         if not scheduler.finished:
             end = prev[0].pts + self.options.frame_duration if self.options.frame_duration else None
             for slot in scheduler.finish(end):
-                self._publish(prev, None, slot, KIND_SOURCE, None)
+                self._publish(prev, None, slot, FrameKind.SOURCE, None)
         if stream_done:
             self.ring_in.release(1)
             self.ring_in.peek(timeout=0)  # re-raises the decoder's error, if one ended the stream
 
-    def _slot_kind(self, slot: OutputSlot, pair_kind: PairKind, interpolate: bool) -> str:
+    def _slot_kind(self, slot: OutputSlot, pair_kind: PairKind, interpolate: bool) -> FrameKind:
         if slot.t == 0 or not interpolate:
-            return KIND_SOURCE
-        if pair_kind is PairKind.CUT:
-            return PairKind.CUT.value
-        if pair_kind is PairKind.STATIC:
-            return PairKind.STATIC.value
-        return PairKind.INTERPOLATE.value
+            return FrameKind.SOURCE
+        return pair_kind.frame_kind
 
     def _emit_pair(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray],
                    slots: list[OutputSlot], pair_kind: PairKind, prepared: PreparedFrame | None) -> PreparedFrame | None:
@@ -331,7 +254,7 @@ class InterpolateThread:
         clock = self.options.clock
         if clock is not None:  # live: leave out outputs the pass cannot make in time
             kinds = self._plan(slots, kinds, scale, clock)
-        if KIND_MISS in kinds and PairKind.INTERPOLATE.value not in kinds:
+        if FrameKind.MISS in kinds and FrameKind.INTERP not in kinds:
             self.stats.skipped_passes += 1
             self._observe_skip(prev[0].pts, cur[0].pts, scale)
             self._times.skipped(scale)
@@ -344,11 +267,11 @@ class InterpolateThread:
             # clock for the first frames, so turning it on later finds the engine warm and timed
             state, new_prepared, work_s = self._pass(prev, cur, prepared, scale)
         for slot, kind in zip(slots, kinds):
-            if kind == PairKind.INTERPOLATE.value and state is None:
+            if kind is FrameKind.INTERP and state is None:
                 state, new_prepared, elapsed = self._pass(prev, cur, prepared, scale)
                 work_s += elapsed
-            if kind == PairKind.INTERPOLATE.value and clock is not None and clock() - slot.pts > interval:
-                kind = KIND_MISS  # already stale: a newer frame is due before this one could be shown
+            if kind is FrameKind.INTERP and clock is not None and clock() - slot.pts > interval:
+                kind = FrameKind.MISS  # already stale: a newer frame is due before this one could be shown
             work_s += self._publish(prev, cur, slot, kind, state)
         if state is not None:
             self._observe(prev[0].pts, cur[0].pts, scale, work_s)
@@ -397,7 +320,8 @@ class InterpolateThread:
             "pts": None if pts is None else float(pts), "old": change.old, "new": change.new,
             "reason": change.reason, "work_ms": change.work_ms, "budget_ms": change.budget_ms})
 
-    def _plan(self, slots: list[OutputSlot], kinds: list[str], scale: float, clock: Callable[[], float]) -> list[str]:
+    def _plan(self, slots: list[OutputSlot], kinds: list[FrameKind], scale: float,
+              clock: Callable[[], float]) -> list[FrameKind]:
         """Live: the outputs whose deadline the pass (and the syntheses before them) cannot make
         become misses. Before the first pass nothing is known: it runs (the session holds its clock
         until the first frames are ready, so this warm-up pass delays the start, not the picture)."""
@@ -409,10 +333,10 @@ class InterpolateThread:
         synth_s = self._times.synth_s()
         planned = []
         for slot, kind in zip(slots, kinds):
-            if kind == PairKind.INTERPOLATE.value:
+            if kind is FrameKind.INTERP:
                 ready += synth_s
                 if slot.pts < ready:
-                    kind = KIND_MISS
+                    kind = FrameKind.MISS
             planned.append(kind)
         return planned
 
@@ -437,13 +361,13 @@ class InterpolateThread:
             self._observe(pts0, pts1, scale, measured / MS_PER_S)
 
     def _publish(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray] | None,
-                 slot: OutputSlot, kind: str, state: FlowState | None) -> float:
+                 slot: OutputSlot, kind: FrameKind, state: FlowState | None) -> float:
         """Write one output into ring B; returns the seconds spent synthesizing it."""
         out = self._claim()
         width = prev[1].shape[1]
         target = out[:, width:] if self.options.montage else out
         spent = 0.0
-        if kind == PairKind.INTERPOLATE.value:
+        if kind is FrameKind.INTERP:
             t0 = time.perf_counter()
             np.copyto(target, np.asarray(self.engine.synthesize(state, slot.t)))
             spent = time.perf_counter() - t0

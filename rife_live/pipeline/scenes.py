@@ -37,7 +37,8 @@ from enum import Enum
 
 import numpy as np
 
-from rife_live.errors import ConfigError
+from rife_live.frames import FrameKind
+from rife_live.options import boolean, check_fields, in_range, number, option
 
 # Luma weights (BT.709) applied to the sampled RGB values.
 LUMA_WEIGHTS = (0.2126, 0.7152, 0.0722)
@@ -63,49 +64,45 @@ _RGB_CHANNELS = 3
 _MAX_LUMA = 255.0
 
 
-class PairKind(str, Enum):
-    """What to do with a pair; the values are the matching ``FrameMeta.kind`` strings."""
+class PairKind(Enum):
+    """What to do with a pair; ``frame_kind`` is what its in-between outputs are."""
 
-    INTERPOLATE = "interp"  # run the network
-    STATIC = "copy"  # (nearly) identical frames: copy the earlier frame, no network
-    CUT = "cut"  # different shots: output the earlier frame for every in-between time
+    INTERPOLATE = FrameKind.INTERP  # run the network
+    STATIC = FrameKind.COPY  # (nearly) identical frames: copy the earlier frame, no network
+    CUT = FrameKind.CUT  # different shots: output the earlier frame for every in-between time
+
+    @property
+    def frame_kind(self) -> FrameKind:
+        return self.value
+
+
+LUMA_RANGE = (0.0, _MAX_LUMA)
+SIMILARITY_RANGE = (-1.0, 1.0)
+HIST_DISTANCE_RANGE = (0.0, 1.0)
 
 
 @dataclass(frozen=True)
 class SceneConfig:
-    """Thresholds of the pair classification (luma levels are 0..255)."""
+    """The ``[scenes]`` options: what to detect, and the thresholds (luma levels are 0..255).
+    The thresholds' defaults are measured on real footage (``bench/scenes.py``); config files only."""
 
-    detect_static: bool = True
-    detect_cuts: bool = True
-    # A pair is static when no thumbnail cell changed by more than this many luma levels.
-    static_max_cell_diff: float = DEFAULT_STATIC_MAX_CELL_DIFF
-    # A pair is a cut when its mean thumbnail difference is above this many luma levels ...
-    cut_min_mean_diff: float = DEFAULT_CUT_MIN_MEAN_DIFF
-    # ... and its similarity is below this, or its histogram distance above this.
-    cut_max_similarity: float = DEFAULT_CUT_MAX_SIMILARITY
-    cut_min_hist_distance: float = DEFAULT_CUT_MIN_HIST_DISTANCE
+    detect_static: bool = option(True, boolean, "copy (nearly) identical pairs instead of running the network",
+                                 flags=None)
+    detect_cuts: bool = option(True, boolean, "at a scene cut, hold the earlier frame instead of morphing",
+                               flags=None)
+    static_max_cell_diff: float = option(DEFAULT_STATIC_MAX_CELL_DIFF, in_range(number, *LUMA_RANGE),
+                                         "a pair is static when no thumbnail cell changed by more luma levels",
+                                         flags=None)
+    cut_min_mean_diff: float = option(DEFAULT_CUT_MIN_MEAN_DIFF, in_range(number, *LUMA_RANGE),
+                                      "a pair is a cut when its mean difference is above this (luma levels) ...",
+                                      flags=None)
+    cut_max_similarity: float = option(DEFAULT_CUT_MAX_SIMILARITY, in_range(number, *SIMILARITY_RANGE),
+                                       "... and its similarity is below this", flags=None)
+    cut_min_hist_distance: float = option(DEFAULT_CUT_MIN_HIST_DISTANCE, in_range(number, *HIST_DISTANCE_RANGE),
+                                          "... or its histogram distance above this", flags=None)
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.static_max_cell_diff <= _MAX_LUMA:
-            raise ConfigError(
-                f"scene static threshold must be within 0..255 luma levels, "
-                f"got {self.static_max_cell_diff}"
-            )
-        if not -1.0 <= self.cut_max_similarity <= 1.0:
-            raise ConfigError(
-                f"scene cut similarity threshold must be within -1..1, "
-                f"got {self.cut_max_similarity}"
-            )
-        if not 0.0 <= self.cut_min_hist_distance <= 1.0:
-            raise ConfigError(
-                f"scene cut histogram threshold must be within 0..1, "
-                f"got {self.cut_min_hist_distance}"
-            )
-        if not 0.0 <= self.cut_min_mean_diff <= _MAX_LUMA:
-            raise ConfigError(
-                f"scene cut difference threshold must be within 0..255 luma levels, "
-                f"got {self.cut_min_mean_diff}"
-            )
+        check_fields(self, lambda name: f"[scenes] {name.replace('_', '-')}")
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,9 +14,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Protocol, runtime_checkable
 
+import av
 import numpy as np
 
-from rife_live.errors import ConfigError
+from rife_live.errors import ConfigError, OutputError
 from rife_live.frames import FrameMeta
 
 SINK_KINDS = ("encoder", "png", "null")
@@ -130,3 +131,14 @@ class SinkBase(ABC):
         elif size != self._size:
             raise ValueError(f"frame size changed from {self._size[0]}x{self._size[1]} to {size[0]}x{size[1]}")
         return np.ascontiguousarray(image)
+
+
+def find_encoder(name: str, kind: str) -> av.Codec:
+    """The FFmpeg encoder ``name`` of ``kind`` ("video" or "audio"); OutputError (one line) otherwise."""
+    try:
+        codec = av.Codec(name, "w")
+    except (av.codec.codec.UnknownCodecError, ValueError) as e:
+        raise OutputError(f"unknown {kind} encoder {name!r} in this FFmpeg build") from e
+    if codec.type != kind:
+        raise OutputError(f"{name!r} is a {codec.type} encoder, not a {kind} one")
+    return codec

@@ -10,12 +10,10 @@ Odd frame sizes: a chroma-subsampled pix_fmt (yuv420p) needs even sizes, so the 
 the right/bottom by repeating its last column/row (321x241 is stored as 322x242); no pixel is lost
 and the padding looks like the edge, never a black line.
 
-Audio: the sink opens ``spec.audio_from`` a second time, demuxes only its audio and muxes it as the
-video advances (no queue between threads; libavformat interleaves the two streams). The audio is
-the source range [first frame's pts, + video duration), shifted to start at 0 like the video:
-stream-copied when the container accepts the codec (the first packet starting at or after the
-first frame's pts; the last one whose middle lies before the video's end), otherwise decoded,
-trimmed to the sample and re-encoded (Opus for .webm, AAC for mp4/mov). A copied track ends within
+Audio (``sinks/audio.py``): the sink opens ``spec.audio_from`` a second time and muxes its audio as
+the video advances. The audio is the source range [first frame's pts, + video duration), shifted
+to start at 0 like the video: stream-copied when the container accepts the codec, otherwise
+decoded, trimmed to the sample and re-encoded (Opus for .webm, AAC for mp4/mov). A copied track ends within
 half an audio packet of the video (10.7 ms for AAC at 48 kHz: inside one frame up to ~90 fps); a
 re-encoded one ends on the video's last sample. The source audio is taken as continuous (gaps
 inside it are not re-timed). A slow-motion export (``spec.slowmo``) and a live (URL) input get no
@@ -33,7 +31,6 @@ which quits at once, removes the temporary file first.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -46,7 +43,8 @@ from rife_live import signals
 from rife_live.errors import InputError, OutputError
 from rife_live.frames import FrameMeta
 from rife_live.outputs import PartialFile, check_writable_folder
-from rife_live.sinks.base import SinkBase, SinkSpec
+from rife_live.sinks.audio import AudioCopy, AudioTranscode
+from rife_live.sinks.base import SinkBase, SinkSpec, find_encoder
 
 log = logging.getLogger(__name__)
 
@@ -64,9 +62,6 @@ PROBE_SIZE = 64  # encoder options are checked at open time on a tiny throwaway 
 # Video encoders offered in error messages, when this FFmpeg has them and the container holds them.
 KNOWN_VIDEO_ENCODERS = ("libx264", "libx265", "libvpx-vp9", "libaom-av1", "libsvtav1", "mpeg4", "ffv1")
 AUDIO_TRANSCODE_CODEC = {"webm": "libopus", "matroska": "libopus", "mp4": "aac", "mov": "aac"}
-PREFERRED_SAMPLE_FORMATS = ("fltp", "flt", "s16p", "s16")
-FALLBACK_SAMPLE_RATE = 48000
-FALLBACK_AUDIO_FRAME = 1024  # samples per encoded frame when the encoder takes any size
 URL_MARK = "://"
 VIDEO_FRAME_DURATION = 1  # in the video time base 1 / rate
 COLOR_TAG_BT709 = 1  # AVCOL_SPC/PRI/TRC_BT709
@@ -80,16 +75,6 @@ def container_format(path: Path) -> str:
         names = ", ".join(CONTAINERS)
         raise OutputError(f"cannot write {path.name}: unsupported container {path.suffix or '(none)'!r} (use {names})")
     return fmt
-
-
-def _encoder(name: str, kind: str) -> av.Codec:
-    try:
-        codec = av.Codec(name, "w")
-    except (av.codec.codec.UnknownCodecError, ValueError) as e:
-        raise OutputError(f"unknown {kind} encoder {name!r} in this FFmpeg build") from e
-    if codec.type != kind:
-        raise OutputError(f"{name!r} is a {codec.type} encoder, not a {kind} one")
-    return codec
 
 
 def _supported_encoders(container: av.container.OutputContainer) -> list[str]:
@@ -116,7 +101,7 @@ class VideoSettings:
 def resolve_video(spec: SinkSpec, container: av.container.OutputContainer, fmt: str) -> VideoSettings:
     """Pick and validate encoder, pixel format and options; OutputError names what would work."""
     name = spec.vcodec or DEFAULT_VCODEC.get(fmt, DEFAULT_VCODEC_OTHER)
-    codec = _encoder(name, "video")
+    codec = find_encoder(name, "video")
     if codec.canonical_name not in container.supported_codecs:
         usable = ", ".join(_supported_encoders(container)) or "none known"
         raise OutputError(
@@ -166,180 +151,6 @@ def pad_edges(image: np.ndarray, right: int, bottom: int) -> np.ndarray:
     return np.pad(image, ((0, bottom), (0, right), (0, 0)), mode="edge")
 
 
-class _AudioCopy:
-    """Stream-copies the source's audio packets for the output range, in step with the video."""
-
-    def __init__(
-        self,
-        source: av.container.InputContainer,
-        in_stream: av.AudioStream,
-        output: av.container.OutputContainer,
-        origin: Fraction,
-    ) -> None:
-        self._output = output
-        self._out = output.add_stream_from_template(in_stream)
-        self._tb = in_stream.time_base
-        self._origin = round(origin / self._tb)  # in source ticks
-        self._packets: Iterator[av.Packet] = source.demux(in_stream)
-        self._held: av.Packet | None = None
-        self._done = False
-
-    def _peek(self) -> av.Packet | None:
-        while self._held is None and not self._done:
-            packet = next(self._packets, None)
-            if packet is None:
-                self._done = True
-            elif packet.pts is not None and packet.pts >= self._origin:
-                self._held = packet
-        return self._held
-
-    def _mux_held(self) -> None:
-        packet = self._held
-        self._held = None
-        assert packet is not None
-        packet.pts -= self._origin
-        if packet.dts is not None:
-            packet.dts -= self._origin
-        packet.stream = self._out
-        self._output.mux(packet)
-
-    def advance(self, until: Fraction) -> None:
-        """Mux every packet that ends by output time ``until`` (seconds)."""
-        limit = self._origin + until / self._tb
-        while (p := self._peek()) is not None and p.pts + (p.duration or 0) <= limit:
-            self._mux_held()
-
-    def finish(self, video_end: Fraction) -> None:
-        """Mux up to the packet boundary nearest the video's end."""
-        limit = self._origin + video_end / self._tb
-        while (p := self._peek()) is not None and p.pts + Fraction(p.duration or 0, 2) < limit:
-            self._mux_held()
-
-
-class _AudioTranscode:
-    """Decodes the source audio, trims it to the sample and re-encodes it for the container."""
-
-    def __init__(
-        self,
-        source: av.container.InputContainer,
-        in_stream: av.AudioStream,
-        output: av.container.OutputContainer,
-        codec_name: str,
-        origin: Fraction,
-    ) -> None:
-        codec = _encoder(codec_name, "audio")
-        in_ctx = in_stream.codec_context
-        rates = list(codec.audio_rates or [])
-        if not rates or in_ctx.sample_rate in rates:
-            rate = in_ctx.sample_rate
-        else:
-            rate = FALLBACK_SAMPLE_RATE if FALLBACK_SAMPLE_RATE in rates else max(rates)
-        formats = [f.name for f in (codec.audio_formats or [])]
-        sample_fmt = next((f for f in PREFERRED_SAMPLE_FORMATS if f in formats), formats[0] if formats else "fltp")
-        layout = in_ctx.layout.name
-        self._output = output
-        self._out = output.add_stream(codec_name, rate=rate, layout=layout)
-        self._out.codec_context.format = sample_fmt
-        self._rate = rate
-        self._layout = layout
-        self._origin = origin
-        self._frames: Iterator[av.AudioFrame] = source.decode(in_stream)
-        self._to_planar = av.AudioResampler(format="fltp", layout=layout, rate=rate)
-        self._to_encoder = av.AudioResampler(format=sample_fmt, layout=layout, rate=rate)
-        self._chunks: list[np.ndarray] = []  # planar float32 (channels, n), in output order
-        self._next_index: int | None = None  # output sample index of the first buffered sample
-        self._shift: int | None = None  # resampled sample index that is output sample 0
-        self._resampled = 0  # samples produced by the resampler so far
-        self._exhausted = False
-        self._frame_size = FALLBACK_AUDIO_FRAME
-
-    def started(self) -> None:
-        """Call once the container has opened the encoder (its frame size is then known)."""
-        self._frame_size = self._out.codec_context.frame_size or FALLBACK_AUDIO_FRAME
-
-    def _buffered_end(self) -> int | None:
-        if self._next_index is None:
-            return None
-        return self._next_index + sum(c.shape[1] for c in self._chunks)
-
-    def _pull(self) -> bool:
-        """Decode one more source frame into the buffer; False when the source has no more."""
-        if self._exhausted:
-            return False
-        try:
-            frame = next(self._frames, None)
-        except av.FFmpegError as e:
-            log.warning("audio: source audio unreadable after %d samples (%s); the rest is silent", self._resampled, e)
-            frame = None
-        if frame is None:
-            self._exhausted = True
-            self._take(self._to_planar.resample(None))
-            return False
-        if self._shift is None and frame.pts is not None:
-            start = frame.pts * frame.time_base
-            self._shift = round((self._origin - start) * self._rate)
-        self._take(self._to_planar.resample(frame))
-        return True
-
-    def _take(self, frames: list[av.AudioFrame]) -> None:
-        for f in frames:
-            data = f.to_ndarray()
-            first = self._resampled
-            self._resampled += data.shape[1]
-            if self._shift is None:
-                continue  # no timestamp to place it by: cannot be aligned, drop it
-            out_start = first - self._shift  # output index of data[:, 0]
-            if out_start + data.shape[1] <= 0:
-                continue
-            if out_start < 0:
-                data = data[:, -out_start:]
-                out_start = 0
-            if self._next_index is None:
-                self._next_index = out_start
-            self._chunks.append(np.ascontiguousarray(data))
-
-    def _emit(self, limit: int, final: bool) -> None:
-        """Encode buffered samples below output index ``limit`` in encoder-sized frames."""
-        if self._next_index is None:
-            return
-        if not self._chunks:
-            return
-        data = np.concatenate(self._chunks, axis=1) if len(self._chunks) > 1 else self._chunks[0]
-        usable = max(0, min(data.shape[1], limit - self._next_index))
-        step = self._frame_size
-        pos = 0
-        while usable - pos >= step or (final and usable - pos > 0):
-            n = min(step, usable - pos)
-            self._encode(np.ascontiguousarray(data[:, pos : pos + n]), self._next_index + pos)
-            pos += n
-        rest = data[:, pos:] if not final else data[:, :0]
-        self._chunks = [rest] if rest.shape[1] else []
-        self._next_index += pos
-
-    def _encode(self, planar: np.ndarray, index: int) -> None:
-        frame = av.AudioFrame.from_ndarray(planar, format="fltp", layout=self._layout)
-        frame.sample_rate = self._rate
-        for converted in self._to_encoder.resample(frame):
-            converted.pts = index
-            converted.time_base = Fraction(1, self._rate)
-            self._output.mux(self._out.encode(converted))
-
-    def advance(self, until: Fraction) -> None:
-        limit = round(until * self._rate)
-        while (end := self._buffered_end()) is None or end < limit:
-            if not self._pull():
-                break
-        self._emit(limit, final=False)
-
-    def finish(self, video_end: Fraction) -> None:
-        limit = round(video_end * self._rate)
-        while (end := self._buffered_end()) is None or end < limit:
-            if not self._pull():
-                break
-        self._emit(limit, final=True)
-        self._output.mux(self._out.encode(None))
-
-
 class EncoderSink(SinkBase):
     """Encodes frames into a video file (see the module text for the rules it follows)."""
 
@@ -370,7 +181,7 @@ class EncoderSink(SinkBase):
             self._forget_abandon()
             raise
         self._video: av.VideoStream | None = None
-        self._audio: _AudioCopy | _AudioTranscode | None = None
+        self._audio: AudioCopy | AudioTranscode | None = None
         self._pad = (0, 0)
         self._pending: list[av.Packet] = []  # encoded, not yet muxed (survives an interrupt)
         self._start_error: OutputError | None = None
@@ -419,10 +230,10 @@ class EncoderSink(SinkBase):
             self._start_error = OutputError(f"cannot start encoding {self.path.name}: {e}")
             raise self._start_error from e
         self._video = stream
-        if isinstance(self._audio, _AudioTranscode):
+        if isinstance(self._audio, AudioTranscode):
             self._audio.started()
 
-    def _make_audio(self, source: av.container.InputContainer, origin: Fraction) -> _AudioCopy | _AudioTranscode:
+    def _make_audio(self, source: av.container.InputContainer, origin: Fraction) -> AudioCopy | AudioTranscode:
         in_stream = source.streams.audio[0]
         start = in_stream.start_time * in_stream.time_base if in_stream.start_time is not None else Fraction(0)
         if origin > start:
@@ -432,10 +243,10 @@ class EncoderSink(SinkBase):
                 log.warning("audio: cannot seek the source audio (%s); reading it from the start", e)
         source_codec = in_stream.codec_context.codec.canonical_name  # "mp3", not the decoder's "mp3float"
         if source_codec in self._container.supported_codecs:
-            return _AudioCopy(source, in_stream, self._container, origin)
+            return AudioCopy(source, in_stream, self._container, origin)
         codec = AUDIO_TRANSCODE_CODEC[self._format]
         log.info("audio: re-encoding %s as %s for %s", source_codec, codec, self._format)
-        return _AudioTranscode(source, in_stream, self._container, codec, origin)
+        return AudioTranscode(source, in_stream, self._container, codec, origin)
 
     def write(self, image: np.ndarray, meta: FrameMeta) -> None:
         if self._closed:
