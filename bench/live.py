@@ -31,7 +31,7 @@ import numpy as np
 
 from bench.common import machine_info, print_header, write_json
 from rife_live.config import load_config
-from rife_live.live import LiveSession, demo_clip
+from rife_live.player import LiveSession, demo_clip
 
 CACHE_DIR = Path(os.environ.get("RIFE_LIVE_BENCH_CACHE", "/tmp/rife-live-bench"))
 SOURCE_FPS = 25

@@ -36,7 +36,7 @@ import torch
 from bench.common import machine_info, print_header, write_json
 from rife_live.config import load_config
 from rife_live.models.engine import Interpolator
-from rife_live.player import ExportResult, export
+from rife_live.export import ExportResult, export
 
 BBB = Path(__file__).resolve().parents[1] / "tests" / "data" / "bigbuckbunny.mp4"
 DEFAULT_SIZES = "448x256,640x360"

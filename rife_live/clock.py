@@ -1,4 +1,4 @@
-"""The master clock behind one interface (DESIGN §4): the audio output's played position when the
+"""The master clock behind one interface (DESIGN.md §4): the audio output's played position when the
 source has audio, else a pausable, seekable monotonic clock (``time.perf_counter``).
 
 A/V drift averaging and its thresholds live in ``rife_live.timing`` (pure functions of the times

@@ -26,8 +26,12 @@ import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rife_live.errors import ConfigError, OutputError
+
+if TYPE_CHECKING:
+    from rife_live.config import Config
 
 OVERWRITE_FLAG = "-y/--yes"
 PARTIAL_PREFIX = "."  # temporary files are hidden ...
@@ -108,6 +112,37 @@ def check_png_folder(folder: Path, overwrite: bool, what: str = "--png") -> None
             raise OutputError(f"cannot create {folder}: {ancestor} is not a folder")
         ancestor = ancestor.parent
     check_writable_folder(ancestor, f"frames into {folder}")
+
+
+def check_play_outputs(config: Config, target: str | None, overwrite: bool) -> None:
+    """Every output of a ``rife-play`` run, checked before anything is opened: none names the
+    input, none names another, files are new unless ``overwrite``, folders are writable."""
+    from rife_live.pipeline.source import local_path
+    from rife_live.sinks import check_video_name  # the sinks write through this module: imported late
+
+    out = config.output
+    files = [(flag, path) for flag, path in (("-o", out.path), ("--stats-json", out.stats_json)) if path is not None]
+    source = local_path(target) if target is not None else None
+    inputs = [source] if source is not None else []
+    for flag, path in files:
+        refuse_input(path, inputs, flag)
+    if out.png_dir is not None:
+        for folder in inputs:
+            refuse_folder_over_input(out.png_dir, folder, "--png")
+        refuse_input(out.png_dir, inputs, "--png")
+    named = [path for _, path in files] + ([out.png_dir] if out.png_dir is not None else [])
+    for i, path in enumerate(named):
+        if any(same_file(path, other) for other in named[:i]):
+            raise ConfigError(f"{path} is named as two outputs: give each output its own name")
+    if out.path is not None:
+        check_video_name(out.path)
+    for flag, path in files:
+        check_new_file(path, overwrite, flag)
+    if out.png_dir is not None:
+        check_png_folder(out.png_dir, overwrite)
+    shots = config.player.screenshot_dir
+    if shots is not None:
+        check_writable_folder(shots, f"screenshots into {shots}")
 
 
 def remove_frames(folder: Path, pattern: re.Pattern[str]) -> int:

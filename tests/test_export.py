@@ -1,6 +1,6 @@
 """The export pipeline end to end (decode thread -> interpolation thread -> sink) on real footage.
 
-``player.export`` runs in this process with the real engine on the CPU, so clips are small
+``export.export`` runs in this process with the real engine on the CPU, so clips are small
 downscales of bigbuckbunny and bikes; one test takes a short window of the real 720p clip. The
 timeline checks compare against ``timing.py``'s definition: output k at exactly k / rate.
 """
@@ -17,9 +17,9 @@ import pytest
 
 from rife_live.config import load_config
 from rife_live.models.engine import Interpolator
-from rife_live.player import ExportResult, export
+from rife_live.export import ExportResult, export
 from rife_live.sinks.stills import read_image
-from rife_live.timing import expected_output_count, expected_output_pts
+from rife_live.timing import expected_output_count, output_pts
 from tests import media
 
 BIKES = Path(__file__).resolve().parent / "data" / "bikes.mp4"
@@ -137,7 +137,7 @@ def timeline_export(bbb_path, media_cache, tmp_path_factory) -> tuple[Path, Path
 def test_whole_clip_at_60fps_has_exactly_the_timing_modules_frames(timeline_export) -> None:
     out, _stats, result = timeline_export
     frames, pts = media.frames_and_pts(out)
-    expected = expected_output_pts(media.BBB_FRAMES, media.BBB_FPS, 60)
+    expected = [output_pts(k, 0, 60) for k in range(expected_output_count(media.BBB_FRAMES, media.BBB_FPS, 60))]
     assert len(expected) == 317 and expected[-1] == Fraction(316, 60)
     assert result.frames == 317 and len(frames) == 317
     assert pts == expected  # .mp4 keeps them exact: k / 60 seconds

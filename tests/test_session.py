@@ -1,5 +1,5 @@
-"""The live session (rife_live/live.py): --vo null runs, seeking, looping, commands, the CLI's
-shutdown paths, and a real window under Xvfb (the frame on screen, letterboxing, X key events).
+"""The live session (rife_live/player/session.py): --vo null runs, seeking, looping, commands, the
+CLI's shutdown paths, and a real window under Xvfb (the frame on screen, letterboxing, X key events).
 
 Clips are small real footage (bigbuckbunny scaled to 160x96, with an AAC track) so the network's
 passes are short on a CPU; audio goes to miniaudio's null device, which plays at real-time pace.
@@ -23,8 +23,9 @@ import numpy as np
 import pytest
 
 from rife_live.config import load_config
-from rife_live.live import (LiveSession, demo_clip, ring_b_slots, seek_target, stats_lines, step_scale,
-                            window_size)
+from rife_live.player import LiveSession, demo_clip
+from rife_live.player.commands import read_back, screenshot
+from rife_live.player.session import window_size
 from rife_live.present.renderer import letterbox
 from rife_live.sinks.stills import read_image
 from tests import media
@@ -45,8 +46,8 @@ def flags(**extra: object) -> dict[str, object]:
 
 
 def session_for(path: Path, tmp_path: Path, **extra: object) -> LiveSession:
-    config = load_config(None, flags(**extra), user_config=False)
-    return LiveSession(config, str(path), log=lambda _m: None, screenshot_dir=tmp_path)
+    config = load_config(None, flags(screenshot_dir=str(tmp_path), **extra), user_config=False)
+    return LiveSession(config, str(path), log=lambda _m: None)
 
 
 def pump(session: LiveSession, until: Callable[[], bool], limit_s: float = PUMP_LIMIT_S) -> bool:
@@ -81,15 +82,6 @@ def decoded(clip) -> list[np.ndarray]:
 def test_helpers():
     assert window_size(1920, 1080) == (1280, 720) and window_size(160, 96) == (160, 96)
     assert window_size(4000, 1000) == (1280, 320)
-    assert ring_b_slots(Fraction(60), 448, 256) == 24 and ring_b_slots(Fraction(60), 7680, 4320) == 4
-    assert step_scale(0.5, 2) == 1.0 and step_scale(0.25, 0.5) == 0.25 and step_scale(4.0, 2) == 4.0
-    assert seek_target(Fraction(3), -5, Fraction(10)) == 0
-    assert seek_target(Fraction(3), 60, Fraction(10)) == Fraction(99, 10)
-    assert seek_target(Fraction(3), 2, None, "absolute") == 2
-    lines = stats_lines({"input_fps": 25.0, "output_fps": 59.9, "target_fps": 60.0, "interpolated_pct": 80.0,
-                         "misses": 3, "scale": 0.5, "scale_mode": "auto, max 1", "audio": True, "drift_ms": 4.0})
-    assert "Input 25.0 fps" in lines[0] and "59.9" in lines[0] and "80% of shown" in lines[1]
-    assert "misses 3" in lines[1] and "Scale 0.5 (auto, max 1)" in lines[2] and "+4 ms" in lines[-1]
     assert demo_clip().is_file() and demo_clip().name == "bigbuckbunny.mp4"
     no_input = LiveSession(load_config(None, flags(), user_config=False), None, log=lambda _m: None)
     assert no_input.target == str(demo_clip())  # rife-play alone plays the demo
@@ -153,7 +145,7 @@ def test_seek_pause_frame_step_and_commands(clip, tmp_path):
         session.command("cycle", ("stats",))
         assert pump(session, lambda: any(line.startswith("Input") for line in session.osd_lines))
         assert any(line.startswith("Scale 0.5 (fixed)") for line in session.osd_lines)
-        path = session.screenshot()  # --vo null: the frame in ring B
+        path = screenshot(session)  # --vo null: the frame in ring B
         assert path is not None and path.parent == tmp_path
         assert np.array_equal(read_image(path), session.current_frame())
         session.command("quit", (3,))
@@ -245,8 +237,8 @@ def test_gpu_output_without_a_display_is_one_line_suggesting_vo_null(short_clip)
 
 def gl_session(clip: Path, tmp_path: Path, log: Callable[[str], None] = lambda _m: None,
                **extra: object) -> LiveSession:
-    config = load_config(None, flags(vo="gpu", **extra), user_config=False)
-    return LiveSession(config, str(clip), log=log, screenshot_dir=tmp_path)
+    config = load_config(None, flags(vo="gpu", screenshot_dir=str(tmp_path), **extra), user_config=False)
+    return LiveSession(config, str(clip), log=log)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -265,7 +257,7 @@ def test_window_shows_the_decoded_and_the_interpolated_frame(display, clip, deco
         session.command("set", ("pause", True))
         assert pump(session, lambda: session.shown_meta.kind == "source")
         meta = session.shown_meta
-        drawn = session.read_back()
+        drawn = read_back(session)
         assert drawn.shape == (HEIGHT, WIDTH, 3)
         assert psnr(drawn, decoded[round(meta.pts * FPS)]) > 45
         for _ in range(40):  # step until the network's frame is on screen (a miss shows the source)
@@ -276,7 +268,7 @@ def test_window_shows_the_decoded_and_the_interpolated_frame(display, clip, deco
                 break
         meta = session.shown_meta
         assert meta.kind == "interp" and meta.t == Fraction(1, 2)
-        drawn = session.read_back()
+        drawn = read_back(session)
     finally:
         session.close()
     index = meta.source_index
@@ -297,7 +289,7 @@ def test_letterbox_after_a_resize(display, clip, decoded, tmp_path):
         window.set_size(2 * WIDTH, HEIGHT + 40)
         assert window.wait_for_size(2 * WIDTH, HEIGHT + 40)
         session.step()  # the resize event redraws while paused
-        drawn = session.read_back()
+        drawn = read_back(session)
         frame = decoded[round(session.shown_meta.pts * FPS)]
     finally:
         session.close()
@@ -346,7 +338,7 @@ def test_real_key_events_pause_seek_toggle_screenshot_and_quit(display, clip, tm
         _xdotool(wid, "s")
         assert pump(session, lambda: session.stats.screenshots == 1)
         shot = read_image(next(tmp_path.glob("rife-shot-*.png")))
-        assert np.array_equal(shot, session.read_back())
+        assert np.array_equal(shot, read_back(session))
         _xdotool(wid, "q")
         assert not pump(session, lambda: False, limit_s=PUMP_LIMIT_S)
     finally:

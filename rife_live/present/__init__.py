@@ -27,14 +27,14 @@ import numpy as np
 
 from rife_live.errors import ConfigError
 from rife_live.frames import FrameMeta
-from rife_live.present.renderer import Picture, Rect, YuvPlanes
+from rife_live.present.renderer import Picture, Rect
 from rife_live.present.window import (CloseEvent, DisplayError, KeyEvent, ResizeEvent,
                                       WindowConfig, WindowEvent)
 
 __all__ = [
     "VideoOutput", "GpuVideoOutput", "NullVideoOutput", "VIDEO_OUTPUTS", "open_video_output",
     "WindowConfig", "WindowEvent", "KeyEvent", "CloseEvent", "ResizeEvent", "DisplayError",
-    "Picture", "YuvPlanes", "Rect",
+    "Picture", "Rect",
 ]
 
 

@@ -1,10 +1,11 @@
-"""Draws frames with OpenGL 3.3 core: RGB24 or Y/U/V 4:2:0 textures, letterboxed, plus an OSD.
+"""Draws frames with OpenGL 3.3 core: an RGB24 texture (or a CUDA frame through interop), letterboxed,
+plus an OSD.
 
 Needs a current GL context (``present.window``). ``OpenGL.GL`` is imported when a ``Renderer``
 is made, never when this module is imported, so the window can choose PyOpenGL's platform first.
 
 Textures are allocated once per size (``glTexImage2D``) and refilled per frame
-(``glTexSubImage2D``). Rows may be padded (PyAV planes, numpy views): ``GL_UNPACK_ROW_LENGTH``
+(``glTexSubImage2D``). Rows may be padded (numpy views): ``GL_UNPACK_ROW_LENGTH``
 follows the array's row stride, so no copy is made; ``GL_UNPACK_ALIGNMENT`` is 1 for any width.
 
 The OSD uses a built-in 5x8 bitmap font (printable ASCII) drawn from one R8 atlas texture as
@@ -29,31 +30,8 @@ SHADER_DIR = Path(__file__).resolve().parent / "shaders"  # package data; the re
 # ---------------------------------------------------------------- records
 
 
-@dataclass(frozen=True)
-class YuvPlanes:
-    """One 8-bit 4:2:0 picture as three 2-D uint8 planes (rows may be padded views).
-
-    ``colorspace`` is the matrix ("bt709" or "bt601"); ``full_range`` False means limited range
-    (Y 16..235, Cb/Cr 16..240), the norm for video.
-    """
-
-    y: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    colorspace: str = "bt709"
-    full_range: bool = False
-
-    @property
-    def width(self) -> int:
-        return int(self.y.shape[1])
-
-    @property
-    def height(self) -> int:
-        return int(self.y.shape[0])
-
-
 _log = logging.getLogger(__name__)
-Picture = Union[np.ndarray, YuvPlanes, Any]  # an RGB24 HxWx3 uint8 array, planes, or a HxWx3 uint8 CUDA tensor
+Picture = Union[np.ndarray, Any]  # an RGB24 HxWx3 uint8 array, or a HxWx3 uint8 CUDA tensor
 
 
 @dataclass(frozen=True)
@@ -84,55 +62,6 @@ def letterbox(window_w: int, window_h: int, frame_w: int, frame_h: int) -> Rect:
         height = window_h
         width = max(1, (2 * window_h * frame_w + frame_h) // (2 * frame_h))
     return Rect((window_w - width) // 2, (window_h - height) // 2, width, height)
-
-
-# Luma coefficients (Kr, Kb) of the colour matrices
-COLOR_MATRICES = {"bt709": (0.2126, 0.0722), "bt601": (0.299, 0.114)}
-HD_MIN_HEIGHT = 720  # BT.709 from this height up (or HD_MIN_WIDTH wide), BT.601 below
-HD_MIN_WIDTH = 1280
-LIMITED_Y = (16, 219)  # 8-bit offset and span
-LIMITED_C = (128, 224)
-FULL_C = (128, 255)
-BYTE_MAX = 255
-
-
-def colorspace_for_size(width: int, height: int) -> str:
-    """The usual matrix of an untagged stream: BT.709 for HD, BT.601 for SD."""
-    return "bt709" if height >= HD_MIN_HEIGHT or width >= HD_MIN_WIDTH else "bt601"
-
-
-def yuv_to_rgb_affine(colorspace: str, full_range: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``(M, b)`` with ``rgb = M @ (y, u, v) + b`` for code values scaled to 0..1 (byte / 255)."""
-    if colorspace not in COLOR_MATRICES:
-        raise ValueError(f"unknown colour matrix {colorspace!r}")
-    kr, kb = COLOR_MATRICES[colorspace]
-    kg = 1.0 - kr - kb
-    # (Y', Pb, Pr) -> R'G'B'
-    to_rgb = np.array([
-        [1.0, 0.0, 2.0 * (1.0 - kr)],
-        [1.0, -2.0 * kb * (1.0 - kb) / kg, -2.0 * kr * (1.0 - kr) / kg],
-        [1.0, 2.0 * (1.0 - kb), 0.0],
-    ])
-    if full_range:
-        scale = np.array([1.0, BYTE_MAX / FULL_C[1], BYTE_MAX / FULL_C[1]])
-        shift = np.array([0.0, -FULL_C[0] / FULL_C[1], -FULL_C[0] / FULL_C[1]])
-    else:
-        scale = np.array([BYTE_MAX / LIMITED_Y[1], BYTE_MAX / LIMITED_C[1], BYTE_MAX / LIMITED_C[1]])
-        shift = np.array([-LIMITED_Y[0] / LIMITED_Y[1], -LIMITED_C[0] / LIMITED_C[1],
-                          -LIMITED_C[0] / LIMITED_C[1]])
-    return to_rgb @ np.diag(scale), to_rgb @ shift
-
-
-def planes_from_av_frame(frame: Any, colorspace: str, full_range: bool = False) -> YuvPlanes:
-    """Zero-copy plane views of a PyAV ``yuv420p``/``yuvj420p`` VideoFrame (padded rows kept)."""
-    if frame.format.name not in ("yuv420p", "yuvj420p"):
-        raise ValueError(f"expected a yuv420p frame, got {frame.format.name}")
-    views = []
-    for plane in frame.planes:
-        rows = np.frombuffer(plane, np.uint8, count=plane.line_size * plane.height)
-        views.append(rows.reshape(plane.height, plane.line_size)[:, :plane.width])
-    return YuvPlanes(*views, colorspace=colorspace,
-                     full_range=full_range or frame.format.name == "yuvj420p")
 
 
 # ---------------------------------------------------------------- OSD layout
@@ -284,20 +213,18 @@ class Renderer:
         gl = self._gl = _load_gl()
         self.osd_scale = osd_scale  # None: follow the window height (font.scale_for_height)
         source = {name: (shader_dir / f"{name}.glsl").read_text()
-                  for name in ("video_vert", "rgb_frag", "yuv_frag", "osd_vert", "osd_frag")}
+                  for name in ("video_vert", "rgb_frag", "osd_vert", "osd_frag")}
         self._rgb_program = _compile_program(gl, source["video_vert"], source["rgb_frag"], "rgb")
-        self._yuv_program = _compile_program(gl, source["video_vert"], source["yuv_frag"], "yuv")
         self._osd_program = _compile_program(gl, source["osd_vert"], source["osd_frag"], "osd")
         self._video_vao = gl.glGenVertexArrays(1)  # core profile needs one bound to draw
         self._rgb = _Texture(gl, gl.GL_RGB8, gl.GL_RGB, 3, gl.GL_LINEAR)
-        self._planes = [_Texture(gl, gl.GL_R8, gl.GL_RED, 1, gl.GL_LINEAR) for _ in range(3)]
         self._atlas = _Texture(gl, gl.GL_R8, gl.GL_RED, 1, gl.GL_NEAREST)
         self._atlas.upload(font_atlas())
         self._osd_vao = gl.glGenVertexArrays(1)
         self._osd_vbo = gl.glGenBuffers(1)
         self._setup_osd_layout()
         self._set_sampler_units()
-        self._picture: YuvPlanes | tuple[int, int] | None = None  # planes, or RGB (w, h)
+        self._picture: tuple[int, int] | None = None  # (width, height) of the picture to draw
         self._osd_lines: tuple[str, ...] = ()
         self._osd_key: tuple[tuple[str, ...], int] | None = None
         self._osd_count = 0
@@ -321,7 +248,6 @@ class Renderer:
     def _set_sampler_units(self) -> None:
         gl = self._gl
         for program, names in ((self._rgb_program, ("u_rgb",)),
-                               (self._yuv_program, ("u_y", "u_u", "u_v")),
                                (self._osd_program, ("u_atlas",))):
             gl.glUseProgram(program)
             for unit, name in enumerate(names):
@@ -332,39 +258,22 @@ class Renderer:
     @property
     def frame_size(self) -> tuple[int, int] | None:
         """(width, height) of the current picture, or None before the first upload."""
-        if self._picture is None:
-            return None
-        if isinstance(self._picture, YuvPlanes):
-            return self._picture.width, self._picture.height
         return self._picture
 
     @property
     def texture_allocations(self) -> int:
         """How many times a video texture was (re)allocated: once per size and format."""
-        return self._rgb.allocations + sum(t.allocations for t in self._planes)
+        return self._rgb.allocations
 
     def upload(self, picture: Picture) -> None:
-        """Make ``picture`` the one to draw: RGB24 (H x W x 3 uint8), YuvPlanes, or a CUDA tensor."""
+        """Make ``picture`` the one to draw: RGB24 (H x W x 3 uint8) or a CUDA tensor."""
         if getattr(picture, "is_cuda", False):
             if self._upload_cuda(picture):
                 return
             picture = picture.cpu().numpy()
-        if isinstance(picture, YuvPlanes):
-            width, height = picture.width, picture.height
-            chroma = ((width + 1) // 2, (height + 1) // 2)
-            for plane, tex, size in ((picture.y, self._planes[0], (width, height)),
-                                     (picture.u, self._planes[1], chroma),
-                                     (picture.v, self._planes[2], chroma)):
-                if plane.shape[:2] != size[::-1]:
-                    raise ValueError(f"plane of shape {plane.shape} does not fit a "
-                                     f"{width}x{height} 4:2:0 picture")
-                tex.upload(plane)
-            yuv_to_rgb_affine(picture.colorspace, picture.full_range)  # fail early on bad names
-            self._picture = picture
-        else:
-            self._rgb.upload(picture)
-            self._rgb_source = self._rgb.id
-            self._picture = (int(picture.shape[1]), int(picture.shape[0]))
+        self._rgb.upload(picture)
+        self._rgb_source = self._rgb.id
+        self._picture = (int(picture.shape[1]), int(picture.shape[0]))
 
     def _upload_cuda(self, picture: Any) -> bool:
         """Copy a CUDA frame into a GL texture on the GPU; False when interop is not available."""
@@ -409,21 +318,8 @@ class Renderer:
     def _draw_picture(self, rect: Rect, window_h: int) -> None:
         gl = self._gl
         gl.glViewport(rect.x, window_h - rect.y - rect.height, rect.width, rect.height)
-        if isinstance(self._picture, YuvPlanes):
-            planes = self._picture
-            program = self._yuv_program
-            gl.glUseProgram(program)
-            matrix, offset = yuv_to_rgb_affine(planes.colorspace, planes.full_range)
-            gl.glUniformMatrix3fv(gl.glGetUniformLocation(program, "u_matrix"), 1, gl.GL_TRUE,
-                                  matrix.astype(np.float32))
-            gl.glUniform3f(gl.glGetUniformLocation(program, "u_offset"), *offset)
-            gl.glUniform2f(gl.glGetUniformLocation(program, "u_chroma_scale"),
-                           planes.width / (2 * self._planes[1].size[0]),
-                           planes.height / (2 * self._planes[1].size[1]))
-            textures = [t.id for t in self._planes]
-        else:
-            gl.glUseProgram(self._rgb_program)
-            textures = [self._rgb_source]
+        gl.glUseProgram(self._rgb_program)
+        textures = [self._rgb_source]
         for unit, tex in enumerate(textures):
             gl.glActiveTexture(gl.GL_TEXTURE0 + unit)
             gl.glBindTexture(gl.GL_TEXTURE_2D, tex)
@@ -471,9 +367,9 @@ class Renderer:
         if self._interop is not None:
             self._interop.close()
             self._interop = None
-        for tex in (self._rgb, *self._planes, self._atlas):
+        for tex in (self._rgb, self._atlas):
             tex.delete()
         gl.glDeleteBuffers(1, [self._osd_vbo])
         gl.glDeleteVertexArrays(2, [self._video_vao, self._osd_vao])
-        for program in (self._rgb_program, self._yuv_program, self._osd_program):
+        for program in (self._rgb_program, self._osd_program):
             gl.glDeleteProgram(program)
