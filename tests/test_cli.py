@@ -23,7 +23,7 @@ from rife_live.cli import interp_main
 from rife_live.models.engine import Interpolator
 from rife_live.sinks.stills import read_image, write_png
 from tests import media
-from tests.commands import RUN_TIMEOUT_S, assert_ok, assert_one_line_error, interrupt, rife_play
+from tests.commands import REPO, RUN_TIMEOUT_S, assert_ok, assert_one_line_error, interrupt, rife_play
 
 INTERRUPTED = re.compile(r"rife-play: interrupted \((SIG\w+)\): wrote (\d+) frames at 50 fps to \S+ \(finalized\)")
 CROP = (slice(120, 216), slice(300, 428))  # 128x96 of a 640x360 bbb frame
@@ -396,3 +396,14 @@ def test_network_timeout_bounds_a_silent_udp_source(tmp_path) -> None:
 def test_network_timeout_value_is_checked(tmp_path) -> None:
     assert_one_line_error(rife_play("x.mp4", "-o", "y.mkv", "--network-timeout", "0", cwd=tmp_path),
                           "--network-timeout")
+
+
+@pytest.mark.parametrize("command, page", [("play", "play.md"), ("interp", "interp.md"), ("eval", "eval.md")])
+def test_every_flag_is_documented_on_its_page(command: str, page: str) -> None:
+    from rife_live import cli
+
+    parser = getattr(cli, f"_{command}_parser")()
+    text = (REPO / "docs" / page).read_text(encoding="utf-8")
+    flags = [o for action in parser._actions for o in action.option_strings if o not in ("-h", "--help")]
+    missing = [flag for flag in flags if f"`{flag}" not in text and f", {flag}" not in text]
+    assert not missing, f"docs/{page} does not mention {missing}"
