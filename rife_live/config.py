@@ -37,7 +37,7 @@ from rife_live.options import (OptionSpec, boolean, check_fields, choice, flag_s
                                number, number_choice, option, option_fields, parse_rate, parse_time, file_path,
                                rate_or_word, text)
 from rife_live.pipeline.scenes import SceneConfig
-from rife_live.pipeline.source import SourceOptions
+from rife_live.pipeline.source import InputKind, SourceOptions
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -52,6 +52,14 @@ AUTO = "auto"
 EXP_RANGE = (1, 8)  # --exp E: 2**E x the rate (rife-play) or 2**E + 1 frames (rife-interp); one range for both
 MULTI_RANGE = (1, 2 ** EXP_RANGE[1])  # the same ceiling as exp
 CRF_RANGE = (0, 63)  # x264/x265 use 0-51, VP9/AV1 0-63; the encoder checks its own range
+READAHEAD_S = 2.0  # files: interpolation runs this far ahead of the picture (mpv's readahead idea)
+READAHEAD_RANGE = (0.1, 60.0)
+READAHEAD_MAX_MIB = 768  # ... within this much memory (1080p: 2 s at 60 fps; 4K: 0.5 s)
+READAHEAD_MIB_RANGE = (1, 65536)
+LIVE_LATENCY_S = 0.4  # live sources: the picture runs this far behind the source
+LIVE_LATENCY_RANGE = (0.05, 10.0)
+FILE_INPUTS = (InputKind.FILE, InputKind.IMAGES, InputKind.NETWORK)  # read as files (http(s) with a duration too)
+LIVE_INPUTS = (InputKind.NETWORK, InputKind.WEBCAM, InputKind.LAVFI)  # may be live
 RATE_GROUP = ("target_fps", "multi", "exp")
 PLAYBACK, EXPORT = "playback", "export"
 
@@ -117,6 +125,16 @@ class PlayerOptions:
                                      "~/.config/rife-live/input.conf)", mode=PLAYBACK, metavar="FILE")
     screenshot_dir: Path | None = option(None, file_path, "where screenshots go (default: here)", mode=PLAYBACK,
                                          metavar="DIR")
+    readahead_secs: float = option(READAHEAD_S, in_range(number, *READAHEAD_RANGE),
+                                   "playback of a file: how far (seconds of output) interpolation runs ahead of the "
+                                   "picture (default 2)", mode=PLAYBACK, inputs=FILE_INPUTS, metavar="SECONDS")
+    readahead_max_mib: int = option(READAHEAD_MAX_MIB, in_range(integer, *READAHEAD_MIB_RANGE),
+                                    "the most memory the read-ahead may hold, MiB (default 768)", mode=PLAYBACK,
+                                    metavar="MIB")
+    live_latency: float = option(LIVE_LATENCY_S, in_range(number, *LIVE_LATENCY_RANGE),
+                                 "playback of a live source: how far the picture runs behind it, seconds; more "
+                                 "delay, smoother motion (default 0.4)", mode=PLAYBACK, inputs=LIVE_INPUTS,
+                                 metavar="SECONDS")
 
     def __post_init__(self) -> None:
         check_fields(self, option_label)

@@ -6,10 +6,10 @@ from fractions import Fraction
 
 import pytest
 
-from rife_live.config import Config, VideoOptions
+from rife_live.config import Config, VideoOptions, load_config
 from rife_live.errors import ConfigError
-from rife_live.pipeline.build import (EXPORT_RING_B_SLOTS, Mode, build_pipeline, display_name, live_ring_b_slots,
-                                      resolve_rate, resolve_scale)
+from rife_live.pipeline.build import (EXPORT_RING_B_SLOTS, FILE_PREROLL_S, Mode, build_pipeline, display_name,
+                                      read_ahead, resolve_rate, resolve_scale)
 from rife_live.pipeline.drivers import open_source
 from tests import media
 
@@ -31,10 +31,20 @@ def test_resolve_scale_and_names() -> None:
     assert display_name("/videos/movie.mkv") == "movie.mkv" and display_name("rtsp://cam/x") == "rtsp://cam/x"
 
 
-def test_live_ring_b_is_sized_from_time_and_capped_by_memory() -> None:
-    assert live_ring_b_slots(Fraction(60), 256, 448, False) == 24
-    assert live_ring_b_slots(Fraction(60), 4320, 7680, False) == 4
-    assert live_ring_b_slots(Fraction(60), 2160, 3840, True) < live_ring_b_slots(Fraction(60), 2160, 3840, False)
+def test_read_ahead_is_sized_from_time_and_capped_by_memory() -> None:
+    config = load_config(None, {"readahead-secs": "2", "live-latency": "0.4", "readahead-max-mib": "768"},
+                         user_config=False)
+    file = read_ahead(config, False, Fraction(60), 256, 448)
+    assert (file.slots, file.lead_s) == (121, 2.0) and file.preroll == int(FILE_PREROLL_S * 60)
+    live = read_ahead(config, True, Fraction(60), 256, 448)
+    assert (live.slots, live.lead_s) == (25, 0.4) and live.preroll == 24  # the clock starts 0.4 s behind
+    uhd = read_ahead(config, False, Fraction(60), 2160, 3840)
+    assert uhd.slots == 768 * 1024 * 1024 // (2160 * 3840 * 3) and uhd.lead_s < 2.0  # the memory cap wins
+    montage = read_ahead(load_config(None, {"montage": True}, user_config=False), False, Fraction(60), 2160, 3840)
+    assert montage.slots < uhd.slots
+    tiny = read_ahead(load_config(None, {"readahead-max-mib": "16"}, user_config=False), False, Fraction(60),
+                      4320, 7680)
+    assert tiny.slots == 4 and tiny.preroll >= 2  # never below the minimum
 
 
 def test_both_modes_build_the_same_stages(media_cache) -> None:
@@ -44,7 +54,7 @@ def test_both_modes_build_the_same_stages(media_cache) -> None:
         clock = (lambda: 0.0) if mode is Mode.LIVE else None
         pipe = build_pipeline(Config(), source, mode, engine=None, rate=Fraction(50), scale=1.0, clock=clock)  # type: ignore[arg-type]
         assert pipe.ring_a.capacity == 6
-        live_slots = live_ring_b_slots(Fraction(50), 48, 64, False)
+        live_slots = read_ahead(Config(), False, Fraction(50), 48, 64).slots
         assert pipe.ring_b.capacity == (EXPORT_RING_B_SLOTS if mode is Mode.EXPORT else live_slots)
         assert (pipe.interp.options.clock is not None) == (mode is Mode.LIVE)
         pipe.close_source()

@@ -236,3 +236,27 @@ def test_stop_ends_a_thread_blocked_on_a_full_output_ring(engine, bbb) -> None:
     assert thread.join(WAIT_S)
     assert ring_b.closed and ring_a.closed
     assert thread.error is None
+
+
+def test_live_far_ahead_of_the_clock_every_pair_gets_the_network(engine, bbb) -> None:
+    frames = bbb[:5]
+    options = InterpolateOptions(target_fps=2 * FPS, frame_duration=1 / FPS, scale=0.25, clock=lambda: -1e6,
+                                 lead_s=1.0, adaptive=True)
+    outputs, thread = _run(engine, _source_ring(frames, _cfr(5)), options)
+    kinds = [str(m.kind) for m, _ in outputs]
+    assert kinds == ["source", "interp"] * 4 + ["source", "source"]  # full read-ahead: nothing left out (the tail copies)
+    pacing = thread.stats.pacing
+    assert thread.stats.network_passes == 4 and pacing.stride_skips == 0 and pacing.skipped_passes == 0
+    assert pacing.scale == 0.25 and pacing.share == 1 and pacing.changes == []
+
+
+def test_live_outputs_that_cannot_make_their_deadline_are_misses_never_late(engine, bbb) -> None:
+    frames = bbb[:6]
+    options = InterpolateOptions(target_fps=2 * FPS, frame_duration=1 / FPS, scale=0.25, clock=lambda: 1e6,
+                                 lead_s=1.0)  # every output is long overdue
+    outputs, thread = _run(engine, _source_ring(frames, _cfr(6)), options)
+    kinds = [str(m.kind) for m, _ in outputs]
+    assert "interp" not in kinds and kinds.count("miss") == 5  # the source frame stands in
+    assert thread.stats.network_passes == 1  # the first pass warms the engine and times it; then none
+    pacing = thread.stats.pacing
+    assert pacing.skipped_passes + pacing.stride_skips == 4 and pacing.scale == 0.25  # a fixed scale only strides

@@ -7,6 +7,7 @@ passes are short on a CPU; audio goes to miniaudio's null device, which plays at
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -14,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from fractions import Fraction
 from pathlib import Path
 from typing import Callable
@@ -25,6 +27,7 @@ import pytest
 from rife_live.config import load_config
 from rife_live.player import LiveSession, demo_clip
 from rife_live.player.commands import read_back, screenshot
+from rife_live.pipeline.ring import Ring
 from rife_live.player.session import window_size
 from rife_live.present.renderer import letterbox
 from rife_live.sinks.stills import read_image
@@ -135,7 +138,7 @@ def test_seek_pause_frame_step_and_commands(clip, tmp_path):
         assert pump(session, lambda: not session.holding)
         assert session.shown_meta.epoch == 2 and session.shown_meta.pts == 0
         session.command("multiply", ("scale", 2.0))
-        assert pump(session, lambda: session.pipeline.interp.stats.scale == 0.5)
+        assert pump(session, lambda: session.pipeline.interp.pacing.stats.scale == 0.5)
         session.command("cycle", ("interpolation",))
         assert not session.interpolating and "Interpolation: off" in session.osd_lines
         session.command("add", ("volume", -10.0))
@@ -194,6 +197,36 @@ def test_loop_starts_again_at_the_beginning(short_clip, tmp_path):
     assert session.unjoined == []
     stats = session.stats_dict()
     assert len(stats["interpolate"]) >= 3  # one pipeline per pass over the file
+
+
+def test_read_ahead_runs_ahead_within_its_cap_and_seeks_and_loops_let_it_go(clip, tmp_path):
+    cap_mib = 2
+    session = session_for(clip, tmp_path, readahead_secs="1", readahead_max_mib=str(cap_mib), loop=True)
+    session.start()
+    try:
+        def ring() -> Ring:
+            return session.pipeline.ring_b
+
+        assert ring().capacity * ring().payloads[0].nbytes <= cap_mib * 1024 * 1024  # the cap wins over 1 s at 50 fps
+        assert ring().capacity < 50 + 1
+        assert pump(session, lambda: session.shown_meta is not None and not session.holding)
+        session.command("cycle", ("pause",))
+        assert pump(session, lambda: ring().fill == ring().capacity)  # paused: it fills up to the cap and waits
+        assert ring().peek_at(ring().fill - 1)[0].pts > session.shown_meta.pts  # ... ahead of the picture
+        session.command("cycle", ("pause",))
+        session.command("seek", (3.0, "absolute"))
+        assert pump(session, lambda: not session.holding)
+        ahead = [ring().peek_at(i)[0] for i in range(ring().fill)]
+        assert all(meta.epoch == 1 and meta.pts >= Fraction(3) - Fraction(1, FPS) for meta in ahead)  # the old lead is gone
+        assert abs(session.master.now() - float(session.shown_meta.pts)) < 0.1  # A/V together at the new place
+        old = weakref.ref(ring())
+        assert pump(session, lambda: session.stats.loops == 1 and not session.holding)
+        gc.collect()
+        assert old() is None  # the first pass's read-ahead was freed, not kept beside the new one
+        assert ring().capacity * ring().payloads[0].nbytes <= cap_mib * 1024 * 1024
+    finally:
+        session.close()
+    assert session.unjoined == []
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])

@@ -1,184 +1,277 @@
-"""Adaptive flow scale for live playback: a pure controller, no clocks, no threads.
+"""Adaptive quality for live playback: the finest flow scale, and the share of source pairs, that
+the machine sustains. A pure controller: no clocks, no threads; states are immutable.
 
-The live interpolation thread has a budget per source pair (1 / source fps: the pairs arrive at
-that rate) and measures how long each pair's work took (network pass plus the synthesis of its
-output frames). This controller moves the flow scale along the ladder 0.25, 0.5, 1 (2, 4), up to
-the user's choice ``max_scale``, so the work fits the budget:
+The live interpolation thread runs ahead of the presenter by a read-ahead (files: seconds; live
+sources: their latency). Per source pair it reports the work it did (network pass plus the
+syntheses of the pair's outputs, 0 for a pair it left out), the pair's budget (its duration: pairs
+arrive at that rate) and how full the read-ahead is (``fill``: the lead over its target, 0 to 1).
+The controller walks one ladder of quality levels, best first (``ladder``): every flow scale up to
+the user's maximum at every pair, then the lowest scale at a steady **stride** (3 of 4 pairs, 2
+of 3, 1 of 2, ...), so that when even the lowest scale is too slow, motion degrades evenly instead
+of by chance.
 
-- **down** one step when the median of the last ``window`` readings exceeds ``down_load`` of
-  the budget (the network would keep missing deadlines);
-- **up** one step when the predicted cost at the next scale is below ``up_load`` of the budget.
-  The prediction is the cost last measured at that scale (remembered for ``memory_readings``
-  readings), or, when none is remembered, the current median times ``growth``: the network's
-  FLOPs grow 4x per step (DESIGN.md §5), and measured time grows less, so the guess is safe.
+- **Down** one level when the read-ahead has drained (``fill < drain_fill``) and the average work
+  over the window exceeds ``down_load`` of the budget: the machine cannot sustain the level, and
+  the buffer no longer hides it. A drained buffer that refills by itself is left alone.
+- **Up** one level when the read-ahead has stayed full (``fill >= full_fill``) for a whole window
+  and the finer level's predicted work is under ``up_load`` of the budget. The prediction is the
+  cost last measured at that scale (remembered for ``memory_readings`` readings) times the level's
+  share of pairs, else the current cost times ``growth`` per scale step (the network's FLOPs grow 4x
+  per step: a safe guess). When the guess says no but the buffer stays full for ``probe_readings``,
+  a finer scale is tried anyway (a probe): the buffer absorbs a failed try, and its cost is then
+  remembered. (A finer stride at the same scale needs no probe: its cost is known.)
 
-Hysteresis comes from three things: the band between ``up_load`` and ``down_load``; decisions only
-on a full window of readings taken at the current scale (the first ``warmup`` readings after a
-change are dropped: the first pass at a new size is slow); and the memory of the finer scale's
-cost, so a step down is not undone by an optimistic guess. The median ignores single spikes
-(another process taking the CPU for a moment).
+Hysteresis: the band between the drained and full marks, windows of readings at one level between
+changes (a short one down: a drained read-ahead means misses now; a long one up), the first
+``warmup`` readings after a change dropped (a first pass at a new size is slow), and the
+remembered cost of finer levels.
 
-Usage: ``state = initial_state(max_scale)``; per measured pair ``state, change = observe(state,
-work_ms, budget_ms)``; the user's scale keys call ``with_max_scale``. States are immutable.
+Usage: ``state = initial_state(max_scale)``; per pair ``state, change = observe(state, reading,
+config)``; the user's scale keys call ``with_max_scale``.
 """
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import dataclass, replace
+from fractions import Fraction
 
 from rife_live.models.settings import FLOW_SCALES
 
-DOWN_LOAD = 0.9  # step down when the median work exceeds this share of the budget
-UP_LOAD = 0.6  # step up when the finer scale's predicted work is below this share
-WINDOW = 5  # readings per decision (and at least this many between two changes)
+STRIDES = (Fraction(3, 4), Fraction(2, 3), Fraction(1, 2), Fraction(1, 3), Fraction(1, 4))  # below the lowest scale
+DRAIN_FILL = 0.25  # the read-ahead counts as drained below this share of its target
+FULL_FILL = 0.9  # ... and as full at or above it
+DOWN_LOAD = 0.95  # step down when drained and the mean work exceeds this share of the budget
+UP_LOAD = 0.9  # step up when full and the finer level's predicted work is below this share
+WINDOW = 8  # readings per step up (and at least this many full ones in a row)
+DOWN_WINDOW = 3  # readings per step down: drained and slow must be answered fast
 WARMUP = 1  # readings dropped after a change (first pass at a new size allocates and tunes)
-GROWTH = 4.0  # predicted cost ratio of one step up when none was measured (FLOPs ratio)
+GROWTH = 4.0  # predicted cost ratio of one scale step up when none was measured (FLOPs ratio)
 MEMORY_READINGS = 250  # a remembered cost expires after this many readings (~10 s at 25 fps)
+PROBE_READINGS = 500  # full this long with no remembered cost: try the finer level (~20 s at 25 fps)
 
-REASON_DOWN = "slow"  # work over budget
-REASON_UP = "headroom"  # finer scale fits
-REASON_CAP = "cap"  # the user's maximum moved below the current scale
+REASON_DOWN = "slow"  # drained, work over budget
+REASON_UP = "headroom"  # full, the finer level fits
+REASON_PROBE = "probe"  # full for long: try the finer level
+REASON_CAP = "cap"  # the user's maximum moved below the current level
+
+
+@dataclass(frozen=True)
+class Level:
+    """One rung of the ladder: a flow scale, and the share of source pairs interpolated."""
+
+    scale: float
+    share: Fraction = Fraction(1)
+
+    def label(self) -> str:
+        return f"{self.scale:g}" if self.share == 1 else f"{self.scale:g} stride {self.share}"
 
 
 @dataclass(frozen=True)
 class AdaptiveConfig:
     """The controller's thresholds (defaults: the module constants)."""
 
+    drain_fill: float = DRAIN_FILL
+    full_fill: float = FULL_FILL
     down_load: float = DOWN_LOAD
     up_load: float = UP_LOAD
     window: int = WINDOW
+    down_window: int = DOWN_WINDOW
     warmup: int = WARMUP
     growth: float = GROWTH
     memory_readings: int = MEMORY_READINGS
+    probe_readings: int = PROBE_READINGS
 
     def __post_init__(self) -> None:
-        if not 0 < self.up_load < self.down_load:
-            raise ValueError(f"need 0 < up_load < down_load, got {self.up_load}, {self.down_load}")
-        if self.window < 1 or self.warmup < 0 or self.memory_readings < 1:
-            raise ValueError("window and memory_readings must be >= 1, warmup >= 0")
+        if not 0 <= self.drain_fill < self.full_fill <= 1:
+            raise ValueError(f"need 0 <= drain_fill < full_fill <= 1, got {self.drain_fill}, {self.full_fill}")
+        if not 0 < self.up_load <= self.down_load:
+            raise ValueError(f"need 0 < up_load <= down_load, got {self.up_load}, {self.down_load}")
+        if not 1 <= self.down_window <= self.window or self.warmup < 0 or self.memory_readings < 1 \
+                or self.probe_readings < self.window:
+            raise ValueError("need 1 <= down_window <= window, warmup >= 0, memory_readings >= 1, "
+                             "probe_readings >= window")
         if self.growth <= 1:
             raise ValueError(f"growth must be > 1, got {self.growth}")
 
 
 @dataclass(frozen=True)
-class ScaleChange:
-    """One move of the flow scale: from ``old`` to ``new`` because of ``reason`` (``slow``,
-    ``headroom`` or ``cap``), with the median work and the budget it was decided on (ms)."""
+class Reading:
+    """One source pair: the work done (ms), whether the network ran for it, the pair's budget (ms)
+    and the read-ahead's fill (its lead over its target)."""
 
-    old: float
-    new: float
+    work_ms: float
+    interpolated: bool
+    budget_ms: float
+    fill: float
+
+    def __post_init__(self) -> None:
+        if self.work_ms < 0 or self.budget_ms <= 0:
+            raise ValueError(f"work must be >= 0 and budget > 0, got {self.work_ms}, {self.budget_ms}")
+
+
+@dataclass(frozen=True)
+class ScaleChange:
+    """One move along the ladder: from ``old`` to ``new`` because of ``reason``, with the mean work
+    and the budget it was decided on (ms)."""
+
+    old: Level
+    new: Level
     reason: str
     work_ms: float | None = None
     budget_ms: float | None = None
 
 
+Memory = tuple[tuple[float, float, int], ...]  # (scale, ms per interpolated pair, readings since measured)
+
+
 @dataclass(frozen=True)
 class AdaptiveState:
-    """Where the controller is: the current ``scale``, the user's ``max_scale``, the readings
-    taken at this scale, how many more to drop, and the remembered cost per scale as
-    ``(scale, median ms, readings since it was measured)``."""
+    """Where the controller is: the ``level`` (an index into ``ladder(max_scale, min_scale)``), the
+    readings taken there, how many more to drop, how long the read-ahead has been full, and the
+    remembered cost per scale. ``min_scale`` is the lowest scale (the user's, when fixed)."""
 
-    scale: float
+    level: int
     max_scale: float
-    readings: tuple[float, ...] = ()
+    min_scale: float = FLOW_SCALES[0]
+    readings: tuple[Reading, ...] = ()
     skip: int = 0
-    memory: tuple[tuple[float, float, int], ...] = ()
+    full_streak: int = 0
+    memory: Memory = ()
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        return ladder(self.max_scale, self.min_scale)
+
+    @property
+    def current(self) -> Level:
+        return self.levels[self.level]
+
+    @property
+    def scale(self) -> float:
+        return self.current.scale
+
+    @property
+    def share(self) -> Fraction:
+        return self.current.share
 
 
-def allowed_scales(max_scale: float) -> tuple[float, ...]:
-    """The ladder up to ``max_scale`` (always at least the lowest scale)."""
-    scales = tuple(s for s in FLOW_SCALES if s <= max_scale)
-    return scales or FLOW_SCALES[:1]
+def allowed_scales(max_scale: float, min_scale: float = FLOW_SCALES[0]) -> tuple[float, ...]:
+    """The flow scales from ``min_scale`` up to ``max_scale`` (always at least one)."""
+    scales = tuple(s for s in FLOW_SCALES if min_scale <= s <= max_scale)
+    return scales or (max(min(max_scale, FLOW_SCALES[-1]), FLOW_SCALES[0]),)
 
 
-def initial_state(max_scale: float, scale: float | None = None, config: AdaptiveConfig = AdaptiveConfig()) -> AdaptiveState:
-    """Start at ``scale`` (default: ``max_scale``), clamped to the allowed ladder."""
-    allowed = allowed_scales(max_scale)
-    start = allowed[-1] if scale is None else _clamp(scale, allowed)
-    return AdaptiveState(scale=start, max_scale=max_scale, skip=config.warmup)
+def ladder(max_scale: float, min_scale: float = FLOW_SCALES[0]) -> tuple[Level, ...]:
+    """The quality levels, best first: each allowed scale at every pair, then the lowest at strides."""
+    scales = allowed_scales(max_scale, min_scale)
+    return tuple(Level(s) for s in reversed(scales)) + tuple(Level(scales[0], share) for share in STRIDES)
 
 
-def _clamp(scale: float, allowed: tuple[float, ...]) -> float:
-    below = [s for s in allowed if s <= scale]
-    return below[-1] if below else allowed[0]
+def initial_state(max_scale: float, scale: float | None = None, config: AdaptiveConfig = AdaptiveConfig(),
+                  fixed: bool = False) -> AdaptiveState:
+    """Start at ``scale`` at every pair (default: ``max_scale``). ``fixed``: the user's scale; only
+    strides below it (the scale itself never moves)."""
+    min_scale = max_scale if fixed else FLOW_SCALES[0]
+    return AdaptiveState(level=_index_of(ladder(max_scale, min_scale), scale), max_scale=max_scale,
+                         min_scale=min_scale, skip=config.warmup)
 
 
-def _step(allowed: tuple[float, ...], scale: float, direction: int) -> float | None:
-    index = allowed.index(scale) + direction
-    return allowed[index] if 0 <= index < len(allowed) else None
+def _index_of(levels: tuple[Level, ...], scale: float | None) -> int:
+    """The first level at every pair whose scale is at most ``scale`` (the lowest such when none is)."""
+    full = [i for i, level in enumerate(levels) if level.share == 1]
+    if scale is None:
+        return full[0]
+    return next((i for i in full if levels[i].scale <= scale), full[-1])
 
 
-def _remembered(memory: tuple[tuple[float, float, int], ...], scale: float) -> float | None:
+def _remembered(memory: Memory, scale: float) -> float | None:
     for s, ms, _age in memory:
         if s == scale:
             return ms
     return None
 
 
-def _age(memory: tuple[tuple[float, float, int], ...], config: AdaptiveConfig) -> tuple[tuple[float, float, int], ...]:
+def _age(memory: Memory, config: AdaptiveConfig) -> Memory:
     return tuple((s, ms, age + 1) for s, ms, age in memory if age + 1 < config.memory_readings)
 
 
-def _remember(memory: tuple[tuple[float, float, int], ...], scale: float, ms: float) -> tuple[tuple[float, float, int], ...]:
+def _remember(memory: Memory, scale: float, ms: float) -> Memory:
     return tuple(m for m in memory if m[0] != scale) + ((scale, ms, 0),)
 
 
-def predicted_ms(state: AdaptiveState, scale: float, config: AdaptiveConfig = AdaptiveConfig()) -> float | None:
-    """Expected work at ``scale``: the current median at the current scale, the remembered cost,
-    or a guess from the current median (``growth`` per step up); None without readings."""
-    if scale == state.scale:
-        return statistics.median(state.readings) if state.readings else _remembered(state.memory, scale)
-    known = _remembered(state.memory, scale)
-    if known is not None:
-        return known
-    if not state.readings:
-        return None
-    steps = FLOW_SCALES.index(scale) - FLOW_SCALES.index(state.scale)
-    return statistics.median(state.readings) * config.growth ** steps
+def pair_cost(readings: tuple[Reading, ...]) -> float | None:
+    """Mean work of the pairs the network ran for (ms), None when it ran for none."""
+    done = [r.work_ms for r in readings if r.interpolated]
+    return sum(done) / len(done) if done else None
 
 
-def observe(state: AdaptiveState, work_ms: float, budget_ms: float,
+def mean_work(readings: tuple[Reading, ...]) -> float:
+    """Mean work per source pair over the readings (skipped pairs count as 0): the throughput need."""
+    return sum(r.work_ms for r in readings) / len(readings) if readings else 0.0
+
+
+def predicted_ms(state: AdaptiveState, index: int, config: AdaptiveConfig = AdaptiveConfig()) -> float | None:
+    """Expected work per source pair at ladder level ``index``: the cost per interpolated pair at
+    its scale (measured now, remembered, or guessed by ``growth`` per step) times its share; None
+    without any measurement."""
+    target = state.levels[index]
+    cost = pair_cost(state.readings) if target.scale == state.scale else _remembered(state.memory, target.scale)
+    if cost is None and target.scale != state.scale:
+        here = pair_cost(state.readings)
+        if here is None:
+            return None
+        steps = FLOW_SCALES.index(target.scale) - FLOW_SCALES.index(state.scale)
+        cost = here * config.growth ** steps
+    return None if cost is None else cost * float(target.share)
+
+
+def observe(state: AdaptiveState, reading: Reading,
             config: AdaptiveConfig = AdaptiveConfig()) -> tuple[AdaptiveState, ScaleChange | None]:
-    """Take one reading (ms of work for one pair at ``state.scale``) against the budget (ms per
-    source pair); returns the new state and the change made, if any."""
-    if work_ms < 0 or budget_ms <= 0:
-        raise ValueError(f"work must be >= 0 and budget > 0, got {work_ms}, {budget_ms}")
+    """Take one pair's reading; returns the new state and the change made, if any."""
     memory = _age(state.memory, config)
+    full_streak = state.full_streak + 1 if reading.fill >= config.full_fill else 0
     if state.skip > 0:
-        return replace(state, skip=state.skip - 1, memory=memory), None
-    readings = (state.readings + (float(work_ms),))[-config.window:]
-    state = replace(state, readings=readings, memory=memory)
-    if len(readings) < config.window:
+        return replace(state, skip=state.skip - 1, memory=memory, full_streak=full_streak), None
+    readings = (state.readings + (reading,))[-config.window:]
+    state = replace(state, readings=readings, memory=memory, full_streak=full_streak)
+    recent = readings[-config.down_window:]
+    budget = sum(r.budget_ms for r in readings) / len(readings)
+    levels = state.levels
+    if len(recent) == config.down_window and reading.fill < config.drain_fill \
+            and mean_work(recent) > config.down_load * budget:
+        if state.level + 1 < len(levels):
+            return _change(state, state.level + 1, REASON_DOWN, mean_work(recent), budget, config)
         return state, None
-    median = statistics.median(readings)
-    allowed = allowed_scales(state.max_scale)
-    if median > config.down_load * budget_ms:
-        lower = _step(allowed, state.scale, -1)
-        if lower is not None:
-            return _change(state, lower, REASON_DOWN, median, budget_ms, config)
-        return state, None
-    higher = _step(allowed, state.scale, +1)
-    if higher is not None:
-        guess = predicted_ms(state, higher, config)
-        if guess is not None and guess < config.up_load * budget_ms:
-            return _change(state, higher, REASON_UP, median, budget_ms, config)
+    work = mean_work(readings)
+    if state.level > 0 and len(readings) == config.window and full_streak >= config.window:
+        guess = predicted_ms(state, state.level - 1, config)
+        if guess is not None and guess < config.up_load * budget:
+            return _change(state, state.level - 1, REASON_UP, work, budget, config)
+        finer = levels[state.level - 1]  # a stride at this scale is predicted exactly: no probe for it
+        if full_streak >= config.probe_readings and finer.scale != state.scale \
+                and _remembered(memory, finer.scale) is None:
+            return _change(state, state.level - 1, REASON_PROBE, work, budget, config)
     return state, None
 
 
-def with_max_scale(state: AdaptiveState, max_scale: float,
+def with_max_scale(state: AdaptiveState, max_scale: float, fixed: bool = False,
                    config: AdaptiveConfig = AdaptiveConfig()) -> tuple[AdaptiveState, ScaleChange | None]:
-    """The user moved the maximum: the scale drops to it at once if above it; raising it lets the
-    controller climb later (when the finer scale fits)."""
-    allowed = allowed_scales(max_scale)
-    state = replace(state, max_scale=max_scale)
-    if state.scale in allowed:
-        return state, None
-    return _change(state, _clamp(state.scale, allowed), REASON_CAP, None, None, config)
+    """The user moved the maximum (``fixed``: set the scale itself): the level drops to it at once
+    if above it; raising it lets the controller climb later (when the finer level fits). A stride
+    in use is kept."""
+    old = state.current
+    min_scale = max_scale if fixed else FLOW_SCALES[0]
+    levels = ladder(max_scale, min_scale)
+    index = _index_of(levels, old.scale) if old.share == 1 else levels.index(Level(levels[-1].scale, old.share))
+    moved = replace(state, level=index, max_scale=max_scale, min_scale=min_scale)
+    if moved.current == old:
+        return moved, None
+    return replace(moved, readings=(), skip=config.warmup, full_streak=0), ScaleChange(old, moved.current, REASON_CAP)
 
 
-def _change(state: AdaptiveState, new: float, reason: str, median: float | None, budget_ms: float | None,
+def _change(state: AdaptiveState, index: int, reason: str, work: float, budget: float,
             config: AdaptiveConfig) -> tuple[AdaptiveState, ScaleChange]:
-    memory = state.memory if median is None else _remember(state.memory, state.scale, median)
-    change = ScaleChange(old=state.scale, new=new, reason=reason, work_ms=median, budget_ms=budget_ms)
-    return AdaptiveState(scale=new, max_scale=state.max_scale, readings=(), skip=config.warmup, memory=memory), change
+    cost = pair_cost(state.readings)
+    memory = state.memory if cost is None else _remember(state.memory, state.scale, cost)
+    new = replace(state, level=index, readings=(), skip=config.warmup, full_streak=0, memory=memory)
+    return new, ScaleChange(old=state.current, new=new.current, reason=reason, work_ms=work, budget_ms=budget)

@@ -118,9 +118,13 @@ class Interpolator:
 
     def __init__(self, device: str = "auto", dtype: str = "auto", model: str | None = None,
                  model_dir: Path | None = None, channels_last: bool = True, fuse_heads: bool = True,
-                 cuda_graphs: bool = True, compile: bool = False,
+                 cuda_graphs: bool = True, compile: bool = False, threads: int = 0,
                  log: Callable[[str], None] | None = None) -> None:
         self.device = pick_device(device)
+        if threads > 0 and self.device.type == "cpu":
+            # The network is the process's only torch user: its thread count is the engine's to set
+            # (--threads; torch applies it to the interpolation thread when that thread first runs an op).
+            torch.set_num_threads(threads)
         self.dtype = pick_dtype(dtype, self.device)
         state = store.load(model, model_dir, log) if log is not None else store.load(model, model_dir)
         self.model = str(model) if model is not None else store.DEFAULT_MODEL
@@ -149,7 +153,8 @@ class Interpolator:
     @classmethod
     def from_config(cls, config: EngineConfig, log: Callable[[str], None] | None = None) -> Interpolator:
         """The engine the ``[engine]`` options ask for (the speed switches keep their defaults)."""
-        return cls(device=config.device, dtype=config.dtype, model=config.model, model_dir=config.model_dir, log=log)
+        return cls(device=config.device, dtype=config.dtype, model=config.model, model_dir=config.model_dir,
+                   threads=config.threads, log=log)
 
     def describe(self) -> dict[str, str]:
         """What runs the network, for stats: device, dtype and model (a registry name or a path)."""

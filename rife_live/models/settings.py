@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from rife_live.options import check_fields, choice, file_path, option, text
+from rife_live.options import check_fields, choice, file_path, in_range, integer, option, text
 
 # The flow scales the network takes, ascending: the ladder the adaptive controller and the scale
 # keys move along. Scale s runs the three blocks at 1/(4/s), 1/(2/s), 1/(1/s) of the frame size.
@@ -16,6 +16,7 @@ FLOW_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)
 BASE_MULTIPLE = 32  # input sides are padded to a multiple of max(32, 32 / scale)
 DEVICES = ("auto", "cpu", "cuda")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
+MAX_THREADS = 256
 
 
 def pad_multiple(scale: float) -> int:
@@ -39,6 +40,8 @@ class EngineConfig:
     device: str = option("auto", choice(DEVICES), "auto, cpu or cuda (default auto)")
     dtype: str = option("auto", choice(DTYPES), "auto, float32, bfloat16 or float16 (default auto: bfloat16 on "
                         "CPUs that have it, float16 on CUDA, else float32)")
+    threads: int = option(0, in_range(integer, 0, MAX_THREADS), "CPU threads for the network (default 0: "
+                          "torch's own choice, one per core)", metavar="N")
 
     def __post_init__(self) -> None:
         check_fields(self)

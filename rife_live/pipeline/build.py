@@ -3,7 +3,8 @@
 ``build_pipeline(config, source, mode, engine, ...)`` assembles the stages of one pass over an
 input, as mpv's play loop and vs-rife's single entry function do; the export (``rife_live.export``)
 drains ring B into a sink, the live player (``rife_live.player``) presents it. The modes differ
-only where the table says (``Mode``): ring B's size, and live deadlines with the adaptive scale.
+only where the table says (``Mode``): ring B's size (live: the read-ahead, ``read_ahead``), and
+live deadlines with the adaptive quality (``pacing``).
 
 The same place turns options into the pipeline's parameters (``resolve_rate``, ``resolve_scale``)
 and names the run the same way in both modes (``display_name``, ``startup_line``).
@@ -12,6 +13,7 @@ and names the run the same way in both modes (``display_name``, ``startup_line``
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path
@@ -21,7 +23,6 @@ import numpy as np
 
 from rife_live.config import AUTO, DISPLAY_RATE, Config, VideoOptions
 from rife_live.errors import ConfigError
-from rife_live.models import adaptive
 from rife_live.pipeline.convert import make_frame_ring
 from rife_live.pipeline.decode import DecodeOptions, DecodeThread
 from rife_live.pipeline.interpolate import InterpolateOptions, InterpolateThread, make_output_ring, output_shape
@@ -35,9 +36,10 @@ if TYPE_CHECKING:  # the engine (torch) loads only once the input and the output
 
 RING_A_SLOTS = 6  # source frames: the pair being interpolated plus decode-ahead
 EXPORT_RING_B_SLOTS = 8  # output frames waiting for the sink
-LIVE_RING_B_SECONDS = 0.4  # live: output frames made ahead of the clock: slack for slow passes
 MIN_RING_B_SLOTS = 4
-MAX_RING_B_BYTES = 256 * 1024 * 1024  # ... but not more memory than this (4K frames are 25 MB)
+FILE_PREROLL_S = 0.25  # playback of a file: output ready before the clock starts (at a start or seek)
+MIN_PREROLL_FRAMES = 2
+BYTES_PER_MIB = 1024 * 1024
 AUTO_SCALE_MAX_PIXELS = 1920 * 1088  # auto flow scale: 1.0 up to 1080p, 0.5 above (the original's --UHD)
 AUTO_SCALE_LARGE = 0.5
 DEFAULT_MULTI = 2  # without a rate option the output rate is twice the source rate
@@ -80,11 +82,29 @@ def check_range(video: VideoOptions, source: Source) -> None:
         raise ConfigError(f"--start {float(start):g} s is at or past the end of the input ({float(duration):g} s)")
 
 
-def live_ring_b_slots(rate: Fraction, height: int, width: int, montage: bool) -> int:
-    """Ring B capacity for live playback at ``rate`` output frames per second."""
-    wanted = int(-(-LIVE_RING_B_SECONDS * rate // 1))
-    affordable = MAX_RING_B_BYTES // int(np.prod(output_shape(height, width, montage)))
-    return max(MIN_RING_B_SLOTS, min(wanted, affordable))
+@dataclass(frozen=True)
+class ReadAhead:
+    """How far a live pipeline runs ahead of the picture: ring B's ``slots`` (``lead_s`` seconds
+    of output, within the memory cap) and the ``preroll`` frames the clock waits for at a start."""
+
+    slots: int
+    lead_s: float
+    preroll: int
+
+
+def read_ahead(config: Config, live_source: bool, rate: Fraction, height: int, width: int) -> ReadAhead:
+    """A file reads ahead ``--readahead-secs``; a live source keeps ``--live-latency`` (and its
+    clock starts that far behind it). Ring B holds that many output frames, but not more memory
+    than ``--readahead-max-mib``."""
+    player = config.player
+    wanted_s = player.live_latency if live_source else player.readahead_secs
+    wanted = max(MIN_RING_B_SLOTS, int(-(-Fraction(wanted_s).limit_denominator(1000) * rate // 1)) + 1)
+    frame_bytes = int(np.prod(output_shape(height, width, config.video.montage)))
+    slots = max(MIN_RING_B_SLOTS, min(wanted, player.readahead_max_mib * BYTES_PER_MIB // frame_bytes))
+    lead_s = float((slots - 1) / rate)
+    preroll_s = lead_s if live_source else min(FILE_PREROLL_S, lead_s)
+    preroll = max(MIN_PREROLL_FRAMES, min(slots - 1, int(preroll_s * rate)))
+    return ReadAhead(slots=slots, lead_s=lead_s, preroll=preroll)
 
 
 def display_name(target: str) -> str:
@@ -106,12 +126,13 @@ class Pipeline:
     then ``stop`` + ``join``; until ``start`` it owns the source (``close_source`` releases it)."""
 
     def __init__(self, source: Source, ring_a: Ring[np.ndarray], ring_b: Ring[np.ndarray], decode: DecodeThread,
-                 interp: InterpolateThread) -> None:
+                 interp: InterpolateThread, preroll: int = MIN_PREROLL_FRAMES) -> None:
         self.source = source
         self.ring_a = ring_a
         self.ring_b = ring_b
         self.decode = decode
         self.interp = interp
+        self.preroll = preroll  # live: output frames ready before the clock starts
         self._started = False
 
     def start(self) -> None:
@@ -158,10 +179,10 @@ class Pipeline:
         return self.decode.is_alive()
 
     def set_interpolation(self, on: bool) -> None:
-        self.interp.set_interpolation(on)
+        self.interp.pacing.set_interpolation(on)
 
     def set_scale(self, scale: float, adaptive_on: bool) -> None:
-        self.interp.set_scale(scale, adaptive_on)
+        self.interp.pacing.set_scale(scale, adaptive_on)
 
     # -- what it counted ------------------------------------------------------------------------
     def stats(self) -> dict[str, dict[str, object]]:
@@ -185,14 +206,15 @@ def build_pipeline(config: Config, source: Source, mode: Mode, engine: Interpola
         raise ValueError("a live pipeline needs the presenter's clock")
     start = options.start if start is None else start
     ring_a = make_frame_ring(video, RING_A_SLOTS)
-    slots = live_ring_b_slots(rate, video.height, video.width, options.montage) if live else EXPORT_RING_B_SLOTS
-    ring_b = make_output_ring(video.height, video.width, options.montage, slots)
+    ahead = read_ahead(config, source.is_live, rate, video.height, video.width) if live else None
+    ring_b = make_output_ring(video.height, video.width, options.montage,
+                              ahead.slots if ahead is not None else EXPORT_RING_B_SLOTS)
     ring_a.reset(epoch)
     ring_b.reset(epoch)
     decode = DecodeThread(source, ring_a, DecodeOptions(start=start, end=options.end), pcm=pcm)
     interp = InterpolateThread(engine, ring_a, ring_b, InterpolateOptions(
         target_fps=rate, scale=scale, start=None if live else start, end=options.end,
         frame_duration=1 / video.fps if video.fps else None, montage=options.montage, interpolate=interpolate,
-        scenes=config.scenes, clock=clock if live else None,
-        adaptive=adaptive.AdaptiveConfig() if live and adaptive_on else None))
-    return Pipeline(source, ring_a, ring_b, decode, interp)
+        scenes=config.scenes, clock=clock if live else None, lead_s=ahead.lead_s if ahead is not None else 0.0,
+        adaptive=live and adaptive_on))
+    return Pipeline(source, ring_a, ring_b, decode, interp, ahead.preroll if ahead is not None else MIN_PREROLL_FRAMES)

@@ -10,16 +10,13 @@ Ring B slots are HxWx3 uint8 (Hx2Wx3 with ``montage``: the source frame left, th
 labelled "source" and "interpolated").
 Errors end the thread and reach the consumer of ring B (re-raised by its ``peek``).
 
-Live mode (``InterpolateOptions.clock`` given: the presenter's clock, media seconds). Every output
-has a deadline, its pts on that clock. Before a pair's network pass the thread estimates when the
-pass would finish (now + the median of recent passes at this scale + a reserve); outputs
-due before that, or already more than one output interval past due after the pass, get the
-earlier source frame instead, kind ``FrameKind.MISS`` (counted; ``deadlines.PassTimes`` predicts passes); when no output of the pair can make it,
-the pass is skipped altogether, so the thread never falls behind the clock because of the network.
-With ``adaptive`` the flow scale follows ``models.adaptive`` (work per pair vs the pair's
-duration); ``set_interpolation`` and ``set_scale`` change behaviour at any time from any thread
-(taken at the next pair). Source frames of an epoch that ring A has left behind (a seek) are
-skipped without a pass.
+Live mode (``InterpolateOptions.clock`` given: the presenter's clock, media seconds): the thread
+runs ahead of the presenter as far as ring B allows (the read-ahead), and ``pacing.Pacing``
+decides the flow scale and the stride from how full that read-ahead stays, and turns outputs that
+cannot make their deadline into misses (the source frame stands in), so the thread never falls
+behind the clock because of the network. ``set_interpolation`` and ``set_scale`` change behaviour
+at any time from any thread (taken at the next pair). Source frames of an epoch that ring A has
+left behind (a seek) are skipped without a pass.
 """
 
 from __future__ import annotations
@@ -35,8 +32,7 @@ import numpy as np
 
 from rife_live.font import scale_for_height, stamp_label
 from rife_live.frames import FrameKind, FrameMeta
-from rife_live.models import adaptive
-from rife_live.pipeline.deadlines import PassTimes
+from rife_live.pipeline.pacing import Pacing, PacingStats
 from rife_live.pipeline.ring import Ring, RingClosed
 from rife_live.pipeline.scenes import PairKind, SceneConfig, SceneDetector
 from rife_live.timing import OutputScheduler, OutputSlot
@@ -46,10 +42,6 @@ if TYPE_CHECKING:  # the engine (torch) loads only when the caller builds one
 
 POLL_S = 0.1  # blocked waits re-check the stop flag this often (timed waits, not a spin)
 JOIN_TIMEOUT_S = 5.0
-LIVE_MARGIN_S = 0.010  # live: an output must be ready this long before it is due
-LIVE_RESERVE_S = 0.100  # live: lead kept beyond a pass's estimate, so a pass that runs long (another
-LIVE_RESERVE_SHARE = 0.5  # process took the CPU) does not stall the picture: at least this long, or the
-#                           worst recent overrun of a pass over its estimate; at most this share of ring B
 MS_PER_S = 1000.0
 MONTAGE_LABELS = ("source", "interpolated")  # the montage's left and right halves
 
@@ -68,7 +60,8 @@ class InterpolateOptions:
     interpolate: bool = True
     scenes: SceneConfig = field(default_factory=SceneConfig)
     clock: Callable[[], float] | None = None  # live mode: the presenter's clock (None: export)
-    adaptive: adaptive.AdaptiveConfig | None = None  # live: move the scale (up to ``scale``) to fit
+    lead_s: float = 0.0  # live: the read-ahead to keep (ring B's length in seconds)
+    adaptive: bool = False  # live: move the scale (up to ``scale``) to what the machine sustains
 
 
 @dataclass
@@ -82,21 +75,17 @@ class InterpolateStats:
     kinds: Counter = field(default_factory=Counter)
     network_s: float = 0.0
     synthesize_s: float = 0.0
-    scale: float = 1.0  # flow scale in use now
-    skipped_passes: int = 0  # live: pairs whose pass was left out (no output could make it)
     stale_frames: int = 0  # source frames of an old epoch dropped without a pass
-    last_pass_ms: float | None = None
-    scale_changes: list = field(default_factory=list)  # dicts: pts, old, new, reason, work_ms, budget_ms
+    pacing: PacingStats = field(default_factory=PacingStats)
 
     def as_dict(self) -> dict[str, object]:
         return {
             "source_frames": self.source_frames, "pairs": self.pairs, "network_passes": self.network_passes,
-            "outputs": self.outputs, "kinds": dict(self.kinds),
+            "outputs": self.outputs, "kinds": {str(k): v for k, v in self.kinds.items()},
             "network_ms_per_pass": 1000 * self.network_s / self.network_passes if self.network_passes else None,
             "synthesize_ms_per_frame": (1000 * self.synthesize_s / self.kinds[FrameKind.INTERP]
                                         if self.kinds[FrameKind.INTERP] else None),
-            "scale": self.scale, "skipped_passes": self.skipped_passes, "stale_frames": self.stale_frames,
-            "scale_changes": list(self.scale_changes),
+            "stale_frames": self.stale_frames, **self.pacing.as_dict(),
         }
 
 
@@ -118,17 +107,13 @@ class InterpolateThread:
         self.ring_in = ring_in
         self.ring_out = ring_out
         self.options = options
-        self.stats = InterpolateStats(scale=options.scale)
+        self.pacing = Pacing(options.scale, clock=options.clock, lead_s=options.lead_s, adaptive_on=options.adaptive,
+                             interpolate=options.interpolate)
+        self.stats = InterpolateStats(pacing=self.pacing.stats)
         self.error: BaseException | None = None
         self._stop = threading.Event()
-        self._controls = threading.Lock()  # guards the two requests below (any thread writes them)
-        self._interpolate = options.interpolate
-        self._scale_request: tuple[float, bool] | None = None  # (scale, adaptive) from set_scale
-        self._adaptive_config = options.adaptive
-        self._adaptive = adaptive.initial_state(options.scale, config=options.adaptive) if options.adaptive else None
-        self._scale = options.scale
         self._prepared_scale: float | None = None
-        self._times = PassTimes()
+        self._newest: Fraction | None = None  # pts of the newest output published
         self._thread = threading.Thread(target=self._run, name="rife-interpolate", daemon=True)
 
     def start(self) -> None:
@@ -145,29 +130,6 @@ class InterpolateThread:
 
     def is_alive(self) -> bool:
         return self._thread.is_alive()
-
-    # -- live controls (any thread; taken at the next pair) ---------------------------------------
-    @property
-    def interpolating(self) -> bool:
-        return self._interpolate
-
-    def set_interpolation(self, on: bool) -> None:
-        """Interpolate (True) or output the source frames only (False)."""
-        with self._controls:
-            self._interpolate = bool(on)
-
-    def set_scale(self, scale: float, adaptive_on: bool) -> None:
-        """A fixed flow scale, or (``adaptive_on``) the highest scale the controller may use."""
-        with self._controls:
-            self._scale_request = (float(scale), bool(adaptive_on))
-
-    @property
-    def adaptive_on(self) -> bool:
-        return self._adaptive is not None
-
-    @property
-    def max_scale(self) -> float:
-        return self._adaptive.max_scale if self._adaptive is not None else self._scale
 
     # -- the thread ---------------------------------------------------------------------------
     def _run(self) -> None:
@@ -246,23 +208,23 @@ class InterpolateThread:
     def _emit_pair(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray],
                    slots: list[OutputSlot], pair_kind: PairKind, prepared: PreparedFrame | None) -> PreparedFrame | None:
         """Every output of the pair (prev, cur); returns ``cur`` prepared if the network ran."""
-        interpolate = self._take_controls()
-        scale = self._scale
+        pacing = self.pacing
+        scale, interpolate = pacing.begin_pair(prev[0].pts)
         if prepared is not None and self._prepared_scale != scale:
             prepared = None  # prepared for another scale's padding
         kinds = [self._slot_kind(slot, pair_kind, interpolate) for slot in slots]
-        clock = self.options.clock
-        if clock is not None:  # live: leave out outputs the pass cannot make in time
-            kinds = self._plan(slots, kinds, scale, clock)
-        if FrameKind.MISS in kinds and FrameKind.INTERP not in kinds:
-            self.stats.skipped_passes += 1
-            self._observe_skip(prev[0].pts, cur[0].pts, scale)
-            self._times.skipped(scale)
+        wanted = FrameKind.INTERP in kinds and pacing.takes_pair()  # a stride may leave the pair out
+        if wanted:
+            kinds = pacing.plan(slots, kinds, scale)  # live: outputs the pass cannot make in time are misses
+            if FrameKind.INTERP not in kinds:
+                pacing.skipped_pass(scale)
+        else:
+            kinds = [FrameKind.MISS if k is FrameKind.INTERP else k for k in kinds]
         state: FlowState | None = None
         new_prepared: PreparedFrame | None = None
         work_s = 0.0
         interval = 1 / self.options.target_fps
-        if clock is not None and not self._times.measured and pair_kind is PairKind.INTERPOLATE:
+        if pacing.warm_up_due() and pair_kind is PairKind.INTERPOLATE:
             # live, interpolation off from the start: one pass now, while the session holds its
             # clock for the first frames, so turning it on later finds the engine warm and timed
             state, new_prepared, work_s = self._pass(prev, cur, prepared, scale)
@@ -270,95 +232,27 @@ class InterpolateThread:
             if kind is FrameKind.INTERP and state is None:
                 state, new_prepared, elapsed = self._pass(prev, cur, prepared, scale)
                 work_s += elapsed
-            if kind is FrameKind.INTERP and clock is not None and clock() - slot.pts > interval:
+            if kind is FrameKind.INTERP and pacing.too_late(slot, interval):
                 kind = FrameKind.MISS  # already stale: a newer frame is due before this one could be shown
             work_s += self._publish(prev, cur, slot, kind, state)
-        if state is not None:
-            self._observe(prev[0].pts, cur[0].pts, scale, work_s)
+        if pair_kind is PairKind.INTERPOLATE and interpolate:
+            pacing.end_pair(prev[0].pts, cur[0].pts, work_s, wanted, self._newest, scale)
         return new_prepared
 
     def _pass(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray],
               prepared: PreparedFrame | None, scale: float) -> tuple[FlowState, PreparedFrame, float]:
         """One network pass over the pair; returns its state, ``cur`` prepared, and its seconds."""
-        expected = self._times.expected_s(scale) if self._times.measured else None
+        expected = self.pacing.times.expected_s(scale) if self.pacing.times.measured else None
         t0 = time.perf_counter()
         p0 = prepared if prepared is not None else self.engine.prepare(prev[1], scale)
         p1 = self.engine.prepare(cur[1], scale)
         self._prepared_scale = scale
         state = self.engine.flow(p0, p1, scale)
         elapsed = time.perf_counter() - t0
-        self._record_pass(scale, elapsed, expected)
-        return state, p1, elapsed
-
-    # -- live: controls, pass-time estimate, adaptive scale -----------------------------------------
-    def _take_controls(self) -> bool:
-        """Apply the requests of ``set_scale`` / ``set_interpolation``; returns interpolation on/off."""
-        with self._controls:
-            request, self._scale_request = self._scale_request, None
-            interpolate = self._interpolate
-        if request is not None:
-            scale, adaptive_on = request
-            change: adaptive.ScaleChange | None = None
-            if not adaptive_on:
-                self._adaptive = None
-                change = adaptive.ScaleChange(self._scale, scale, "user") if scale != self._scale else None
-            elif self._adaptive is not None:
-                self._adaptive, change = adaptive.with_max_scale(self._adaptive, scale, self._adaptive_config)
-            else:
-                self._adaptive_config = self._adaptive_config or adaptive.AdaptiveConfig()
-                self._adaptive = adaptive.initial_state(scale, self._scale, self._adaptive_config)
-                if self._adaptive.scale != self._scale:
-                    change = adaptive.ScaleChange(self._scale, self._adaptive.scale, adaptive.REASON_CAP)
-            if change is not None:
-                self._set_scale(change, None)
-        return interpolate
-
-    def _set_scale(self, change: adaptive.ScaleChange, pts: Fraction | None) -> None:
-        self._scale = change.new
-        self.stats.scale = change.new
-        self.stats.scale_changes.append({
-            "pts": None if pts is None else float(pts), "old": change.old, "new": change.new,
-            "reason": change.reason, "work_ms": change.work_ms, "budget_ms": change.budget_ms})
-
-    def _plan(self, slots: list[OutputSlot], kinds: list[FrameKind], scale: float,
-              clock: Callable[[], float]) -> list[FrameKind]:
-        """Live: the outputs whose deadline the pass (and the syntheses before them) cannot make
-        become misses. Before the first pass nothing is known: it runs (the session holds its clock
-        until the first frames are ready, so this warm-up pass delays the start, not the picture)."""
-        if not self._times.measured:
-            return kinds
-        ring_s = float(self.ring_out.capacity / self.options.target_fps)
-        reserve = min(max(LIVE_RESERVE_S, self._times.overrun_s()), LIVE_RESERVE_SHARE * ring_s)
-        ready = clock() + self._times.expected_s(scale) + reserve + LIVE_MARGIN_S
-        synth_s = self._times.synth_s()
-        planned = []
-        for slot, kind in zip(slots, kinds):
-            if kind is FrameKind.INTERP:
-                ready += synth_s
-                if slot.pts < ready:
-                    kind = FrameKind.MISS
-            planned.append(kind)
-        return planned
-
-    def _record_pass(self, scale: float, elapsed_s: float, expected_s: float | None) -> None:
-        self.stats.network_s += elapsed_s
+        self.stats.network_s += elapsed
         self.stats.network_passes += 1
-        self.stats.last_pass_ms = elapsed_s * MS_PER_S
-        self._times.record_pass(scale, elapsed_s * MS_PER_S, None if expected_s is None else expected_s * MS_PER_S)
-
-    def _observe(self, pts0: Fraction, pts1: Fraction, scale: float, work_s: float) -> None:
-        if self._adaptive is None or self._adaptive_config is None:
-            return
-        budget_ms = float(pts1 - pts0) * MS_PER_S
-        self._adaptive, change = adaptive.observe(self._adaptive, work_s * MS_PER_S, budget_ms, self._adaptive_config)
-        if change is not None:
-            self._set_scale(change, pts0)
-
-    def _observe_skip(self, pts0: Fraction, pts1: Fraction, scale: float) -> None:
-        """A pass left out for its deadline counts as a reading of the pass time measured last."""
-        measured = self._times.measured_ms(scale)
-        if measured is not None:
-            self._observe(pts0, pts1, scale, measured / MS_PER_S)
+        self.pacing.record_pass(scale, elapsed, expected)
+        return state, p1, elapsed
 
     def _publish(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray] | None,
                  slot: OutputSlot, kind: FrameKind, state: FlowState | None) -> float:
@@ -372,7 +266,7 @@ class InterpolateThread:
             np.copyto(target, np.asarray(self.engine.synthesize(state, slot.t)))
             spent = time.perf_counter() - t0
             self.stats.synthesize_s += spent
-            self._times.record_synth(spent * MS_PER_S)
+            self.pacing.times.record_synth(spent * MS_PER_S)
         else:
             np.copyto(target, prev[1])
         if self.options.montage:
@@ -385,6 +279,7 @@ class InterpolateThread:
                                         duration=1 / self.options.target_fps, kind=kind, t=slot.t))
         self.stats.outputs += 1
         self.stats.kinds[kind] += 1
+        self._newest = slot.pts
         return spent
 
     def _claim(self) -> np.ndarray:

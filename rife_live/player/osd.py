@@ -27,7 +27,8 @@ def stats_lines(snap: Snapshot) -> list[str]:
         f"Input {num('input_fps')} fps  Output {num('output_fps')} fps (target {num('target_fps', '{:g}')})",
         f"Interpolated {num('interpolated_pct', '{:.0f}')}% of shown  misses {snap.get('misses', 0)}"
         f"  dropped {snap.get('dropped', 0)}  late {snap.get('late', 0)}",
-        f"Scale {num('scale', '{:g}')} ({snap.get('scale_mode', '')})  changes {snap.get('scale_changes', 0)}",
+        f"Scale {num('scale', '{:g}')} ({snap.get('scale_mode', '')})  stride {snap.get('stride', '1')}"
+        f"  changes {snap.get('scale_changes', 0)}",
         f"Ring A {snap.get('ring_a', '-')}  Ring B {snap.get('ring_b', '-')}",
         f"Network {num('network_ms')} ms/pass  Synth {num('synth_ms')} ms/frame  Present {num('present_ms')} ms",
         f"A/V drift {num('drift_ms', '{:+.0f}')} ms" if snap.get("audio") else "A/V: no audio",

@@ -57,11 +57,13 @@ class Report:
         snap["interpolated_pct"] = PERCENT * presenter.stats.kinds[FrameKind.INTERP] / shown if shown else None
         snap["misses"] = self.produced(pipe)[FrameKind.MISS]
         snap["dropped"], snap["late"] = presenter.stats.dropped, presenter.stats.late
-        snap["scale"] = interp.scale
-        snap["scale_mode"] = f"auto, max {pipe.interp.max_scale:g}" if pipe.interp.adaptive_on else "fixed"
-        snap["scale_changes"] = len(interp.scale_changes)
+        pacing = pipe.interp.pacing
+        snap["scale"] = pacing.stats.scale
+        snap["stride"] = str(pacing.stats.share)
+        snap["scale_mode"] = f"auto, max {pacing.max_scale:g}" if pacing.adaptive_on else "fixed"
+        snap["scale_changes"] = len(pacing.stats.changes)
         snap["ring_a"], snap["ring_b"] = pipe.fills()
-        snap["network_ms"] = interp.last_pass_ms
+        snap["network_ms"] = pacing.stats.last_pass_ms
         made = interp.kinds[FrameKind.INTERP]
         snap["synth_ms"] = MS_PER_S * interp.synthesize_s / made if made else None
         snap["present_ms"] = MS_PER_S * presenter.stats.present_s / shown if shown else None

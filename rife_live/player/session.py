@@ -61,7 +61,6 @@ if TYPE_CHECKING:  # torch loads only once the input and the window are known go
 Log = Callable[[str], None]
 
 DEMO_RESOURCE = ("data", "demo", "bigbuckbunny.mp4")  # package data: what ``rife-play`` alone plays
-PREROLL_SLOTS = 2  # frames in ring B before the clock starts (or the stream ended first)
 MAX_WAIT_S = 0.05  # the presenter's longest wait: keys and stop signals stay responsive
 JOIN_TIMEOUT_S = 1.0  # shutdown: all threads joined within this (a pass in flight is waited for)
 DISPLAY_FALLBACK_MULTI = 2  # --target-fps display with no refresh rate: 2x the source
@@ -294,7 +293,7 @@ class LiveSession:
         pipe, presenter = self.pipeline, self.presenter
         assert pipe is not None and presenter is not None
         epoch = self.transport.epoch
-        index = presenter.epoch_start(pipe.ring_b, waiting, epoch, PREROLL_SLOTS)
+        index = presenter.epoch_start(pipe.ring_b, waiting, epoch, pipe.preroll)
         if index is None:
             seek_to = self.transport.seek_to
             if seek_to is not None and not pipe.decoding and pipe.decode.epoch < epoch:
