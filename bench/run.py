@@ -24,7 +24,7 @@ SUITE: dict[str, tuple[Callable[[list[str]], int], list[str], list[str]]] = {
     # name: (main, full arguments, quick arguments)
     "engine": (engine.main, [], ["--sizes", "448x256,640x360", "--scales", "1,0.5", "--repeats", "3"]),
     "pipeline": (pipeline.main, [], ["--sizes", "448x256", "--repeats", "1"]),
-    "live": (live.main, [], ["--seconds", "15"]),
+    "live": (live.main, [], ["--seconds", "15", "--runs", "1"]),
     "scenes": (scenes.main, [], []),
     "gpu": (gpu.main, [], []),
 }

@@ -51,9 +51,10 @@ def test_level_moves_one_step_and_every_change_is_justified(cap, steps):
         if change is None:
             continue
         assert abs(state.level - before.level) == 1 and change.old == before.current
-        recent = (before.readings + (reading,))[-CONFIG.down_window:]
+        recent = (before.readings + (reading,))[-CONFIG.window:]
         if change.reason == REASON_DOWN:
             assert state.level == before.level + 1 and change.work_ms == mean_work(recent)
+            assert len(recent) >= CONFIG.down_window
             assert fill < CONFIG.drain_fill and change.work_ms > CONFIG.down_load * change.budget_ms
         else:
             assert change.reason in (REASON_UP, REASON_PROBE) and state.level == before.level - 1
@@ -67,6 +68,15 @@ def test_a_drained_read_ahead_that_refills_by_itself_is_left_alone() -> None:
         state, change = observe(state, Reading(30.0, True, 40.0, 0.1))
         assert change is None
     assert state.current == Level(1.0)
+
+
+def test_a_burst_of_slow_passes_within_a_sustainable_average_is_absorbed() -> None:
+    state = initial_state(0.25)
+    for index in range(CONFIG.warmup + 40):  # 27 ms a pass under a 40 ms budget, three of 50 ms in a row
+        work = 50.0 if index % 20 in (10, 11, 12) else 27.0
+        state, change = observe(state, Reading(work, True, 40.0, 0.1))
+        assert change is None
+    assert state.current == Level(0.25)
 
 
 def test_drained_and_slow_steps_down_fast_full_and_fitting_steps_up_slowly() -> None:

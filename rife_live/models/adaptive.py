@@ -11,8 +11,10 @@ of 3, 1 of 2, ...), so that when even the lowest scale is too slow, motion degra
 of by chance.
 
 - **Down** one level when the read-ahead has drained (``fill < drain_fill``) and the average work
-  over the window exceeds ``down_load`` of the budget: the machine cannot sustain the level, and
-  the buffer no longer hides it. A drained buffer that refills by itself is left alone.
+  over the readings at this level (at least ``down_window``, the last ``window``) exceeds
+  ``down_load`` of the budget: the machine cannot sustain the level, and the buffer no longer hides
+  it. A drained buffer that refills by itself (a start, a seek) is left alone, and so is a burst
+  of slow passes the average absorbs.
 - **Up** one level when the read-ahead has stayed full (``fill >= full_fill``) for a whole window
   and the finer level's predicted work is under ``up_load`` of the budget. The prediction is the
   cost last measured at that scale (remembered for ``memory_readings`` readings) times the level's
@@ -43,7 +45,7 @@ FULL_FILL = 0.9  # ... and as full at or above it
 DOWN_LOAD = 0.95  # step down when drained and the mean work exceeds this share of the budget
 UP_LOAD = 0.9  # step up when full and the finer level's predicted work is below this share
 WINDOW = 8  # readings per step up (and at least this many full ones in a row)
-DOWN_WINDOW = 3  # readings per step down: drained and slow must be answered fast
+DOWN_WINDOW = 3  # readings a step down needs at least (then the mean over up to WINDOW: one slow pass is jitter)
 WARMUP = 1  # readings dropped after a change (first pass at a new size allocates and tunes)
 GROWTH = 4.0  # predicted cost ratio of one scale step up when none was measured (FLOPs ratio)
 MEMORY_READINGS = 250  # a remembered cost expires after this many readings (~10 s at 25 fps)
@@ -234,15 +236,13 @@ def observe(state: AdaptiveState, reading: Reading,
         return replace(state, skip=state.skip - 1, memory=memory, full_streak=full_streak), None
     readings = (state.readings + (reading,))[-config.window:]
     state = replace(state, readings=readings, memory=memory, full_streak=full_streak)
-    recent = readings[-config.down_window:]
     budget = sum(r.budget_ms for r in readings) / len(readings)
     levels = state.levels
-    if len(recent) == config.down_window and reading.fill < config.drain_fill \
-            and mean_work(recent) > config.down_load * budget:
-        if state.level + 1 < len(levels):
-            return _change(state, state.level + 1, REASON_DOWN, mean_work(recent), budget, config)
-        return state, None
     work = mean_work(readings)
+    if len(readings) >= config.down_window and reading.fill < config.drain_fill and work > config.down_load * budget:
+        if state.level + 1 < len(levels):
+            return _change(state, state.level + 1, REASON_DOWN, work, budget, config)
+        return state, None
     if state.level > 0 and len(readings) == config.window and full_streak >= config.window:
         guess = predicted_ms(state, state.level - 1, config)
         if guess is not None and guess < config.up_load * budget:

@@ -26,6 +26,7 @@ from rife_live.present import VideoOutput, WindowEvent
 from rife_live.timing import choose_frame
 
 MS_PER_S = 1000.0
+LATE_EVENTS_KEPT = 16  # the first late frames are described in the stats (where and how late)
 
 
 @dataclass
@@ -37,6 +38,7 @@ class PresentStats:
     dropped: int = 0  # released unshown: a newer frame was due
     late: int = 0  # shown more than one output interval after its pts
     max_lateness_s: float = 0.0
+    late_events: list = field(default_factory=list)  # the first LATE_EVENTS_KEPT: pts, lateness, frames waiting
     max_gap_s: float = 0.0  # longest wall time between two shows while playing
     present_s: float = 0.0  # time inside VideoOutput.show
     seeks: int = 0
@@ -46,7 +48,7 @@ class PresentStats:
     def as_dict(self) -> dict[str, object]:
         return {
             "shown": self.shown, "kinds": {str(k): v for k, v in self.kinds.items()}, "dropped": self.dropped,
-            "late": self.late, "max_lateness_ms": self.max_lateness_s * MS_PER_S,
+            "late": self.late, "max_lateness_ms": self.max_lateness_s * MS_PER_S, "late_events": list(self.late_events),
             "max_gap_ms": self.max_gap_s * MS_PER_S,
             "present_ms_per_frame": self.present_s * MS_PER_S / self.shown if self.shown else None,
             "seeks": self.seeks, "loops": self.loops, "screenshots": self.screenshots,
@@ -118,7 +120,12 @@ class Presenter:
         choice = choose_frame([m.pts for m in waiting], now, self.interval)
         if choice.show is None:
             return None
-        self.stats.late += choice.late
+        if choice.late:
+            self.stats.late += 1
+            if len(self.stats.late_events) < LATE_EVENTS_KEPT:
+                pts = float(waiting[choice.show].pts)
+                self.stats.late_events.append({"pts": pts, "late_ms": (now - pts) * MS_PER_S,
+                                               "kind": str(waiting[choice.show].kind), "waiting": len(waiting)})
         return self.show(ring, choice.show, now, choice.drop)
 
     def show(self, ring: Ring[np.ndarray], index: int, now: float, dropped: int = 0) -> FrameMeta:
