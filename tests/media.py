@@ -25,6 +25,7 @@ import numpy as np
 
 BBB_PATH = Path(__file__).resolve().parent / "data" / "bigbuckbunny.mp4"  # a copy of the shared clip
 BBB_FRAMES = 132  # frames in bigbuckbunny.mp4 (25 fps, 1280x720)
+BIKES_PATH = Path(__file__).resolve().parent / "data" / "bikes.mp4"  # street footage, 640x272, 250 frames
 BBB_FPS = Fraction(25)
 SCENE_B_START = 100  # a bbb frame far enough from frame 0 to read as another shot (mean diff ~40)
 
@@ -47,8 +48,13 @@ def bbb_frames(width: int, height: int, count: int, start: int = 0) -> list[np.n
     """``count`` RGB24 frames of bigbuckbunny from index ``start``, scaled to width x height."""
     if start + count > BBB_FRAMES:
         raise ValueError(f"bbb has {BBB_FRAMES} frames; asked for {start}..{start + count}")
+    return clip_frames(BBB_PATH, width, height, count, start)
+
+
+def clip_frames(path: Path, width: int, height: int, count: int, start: int = 0) -> list[np.ndarray]:
+    """Up to ``count`` RGB24 frames of the clip at ``path`` from index ``start``, scaled to width x height."""
     out: list[np.ndarray] = []
-    with av.open(str(BBB_PATH)) as container:
+    with av.open(str(path)) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         for index, frame in enumerate(container.decode(stream)):
@@ -148,21 +154,25 @@ def write_frames(
     time_base: Fraction | None = None,
     audio: bool = False,
     audio_channels: int = 2,
+    audio_codec: str = "aac",
     rotation: int = 0,
     color_tag: str | None = None,
     options: dict[str, str] | None = None,
+    container_options: dict[str, str] | None = None,
 ) -> Path:
     """Encode RGB24 ``frames`` to ``path``.
 
     ``pts`` (in ``time_base``, default 1/fps) overrides the regular k/fps timestamps (VFR clips).
     ``rotation`` writes a display matrix (counter-clockwise degrees, as PyAV reads it back).
     ``color_tag`` tags the stream's matrix ("bt709", "bt601" or "bt470bg"); untagged by default.
+    ``audio_codec``: the tone's encoder with ``audio=True`` ("aac"; "libopus" for .webm).
+    ``container_options``: muxer options (``{"fflags": "+bitexact"}``: no random IDs or dates).
     """
     path = Path(path)
     if not frames:
         raise ValueError("write_frames needs at least one frame (use make_zero_frame_clip)")
     height, width = frames[0].shape[:2]
-    with av.open(str(path), "w") as container:
+    with av.open(str(path), "w", options=dict(container_options or {})) as container:
         stream = container.add_stream(codec, rate=fps, options=dict(options or {}))
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         if pts is not None:
@@ -171,7 +181,7 @@ def write_frames(
             stream.set_display_rotation(rotation)
         if color_tag is not None:
             _tag_colorspace(stream.codec_context, color_tag)
-        audio_stream = _add_audio(container, AUDIO_RATE, audio_channels) if audio else None
+        audio_stream = _add_audio(container, AUDIO_RATE, audio_channels, audio_codec) if audio else None
         for index, rgb in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
             if pix_fmt != "rgb24":
