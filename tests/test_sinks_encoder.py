@@ -22,7 +22,7 @@ from rife_live.errors import InputError, OutputError
 from rife_live.frames import FrameMeta
 from rife_live.sinks import SinkSpec, open_sink
 from rife_live.sinks.encoder import CONTAINERS
-from tests import media
+from tests import fuzz_media, media
 
 W, H = 160, 90
 RATES = (Fraction(60), Fraction(60000, 1001), Fraction(75))
@@ -309,6 +309,15 @@ def test_slowmo_drops_audio_with_notice(tmp_path: Path, bbb_path: Path, caplog: 
         assert not c.streams.audio
     notices = [r.getMessage() for r in caplog.records if "audio" in r.getMessage()]
     assert len(notices) == 1 and "\n" not in notices[0] and "slow" in notices[0]
+
+
+def test_audio_from_a_source_with_a_damaged_tag(tmp_path: Path, media_cache) -> None:
+    """Fuzz case 132 of seed 7: an audio tag that is not UTF-8 (see test_source_av). The sink opens
+    the input a second time for its audio; that opening raised UnicodeDecodeError too."""
+    clip = media_cache.get("fuzz-7-132", fuzz_media.write_case, seed=7, index=132) / "in" / "clip.mkv"
+    path = encode(tmp_path / "out.mp4", 10, Fraction(50), audio_from=str(clip))
+    codec, start, end = audio_span(path)
+    assert codec == "aac" and 0 <= start < Fraction(1, 50) and abs(end - Fraction(10, 50)) <= Fraction(1, 50)
 
 
 def test_missing_audio_source_is_input_error(tmp_path: Path) -> None:

@@ -15,7 +15,7 @@ import pytest
 from rife_live.errors import InputError
 from rife_live.pipeline.drivers import open_source
 from rife_live.pipeline.source import InputKind, SourceOptions
-from tests import media
+from tests import fuzz_media, media
 from tests.live_servers import free_port
 
 SHORT_TIMEOUT = SourceOptions(network_timeout=1.0)
@@ -186,3 +186,16 @@ def test_udp_without_sender_times_out() -> None:
     with pytest.raises(InputError) as exc:
         open_source(url, SHORT_TIMEOUT)
     assert _one_line(exc) == f"cannot reach {url}: no answer within 1 s"
+
+
+def test_damaged_metadata_tag(media_cache) -> None:
+    """Fuzz case 132 of seed 7: three flipped bits make the audio track's DURATION tag invalid
+    UTF-8, and ``av.open`` raised UnicodeDecodeError while opening (an internal error). Inputs are
+    opened with lenient tags (``rife_live.avinput``): the clip plays whole."""
+    clip = media_cache.get("fuzz-7-132", fuzz_media.write_case, seed=7, index=132) / "in" / "clip.mkv"
+    with pytest.raises(UnicodeDecodeError):
+        av.open(str(clip))
+    with open_source(clip) as src:
+        assert src.audio_stream is not None and any("\ufffd" in key for key in src.audio_stream.metadata)
+        video = [f for f in src.items() if isinstance(f, av.VideoFrame)]
+    assert len(video) == fuzz_media.BASE_FRAMES

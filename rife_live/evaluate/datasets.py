@@ -35,6 +35,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from rife_live.avinput import open_input, reason
 from rife_live.errors import ConfigError, InputError
 from rife_live.pipeline.scenes import PairKind, SceneConfig, classify_pair, make_thumbnail
 
@@ -104,11 +105,11 @@ class Dataset:
 def read_image(path: Path) -> np.ndarray:
     """Decode an image file (PNG, JPEG, ...) with PyAV into HxWx3 uint8 RGB."""
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             for frame in container.decode(video=0):
                 return frame.to_ndarray(format="rgb24")
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"cannot read image {path}: {exc}") from exc
+        raise InputError(f"cannot read image {path}: {reason(exc)}") from exc
     raise InputError(f"cannot read image {path}: it holds no picture")
 
 
@@ -303,9 +304,9 @@ def scene_cut(frame0: np.ndarray, frame1: np.ndarray) -> bool:
 
 def _decode(path: Path) -> Iterator[np.ndarray]:
     try:
-        container = av.open(str(path))
+        container = open_input(path)
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"cannot open video {path}: {exc}") from exc
+        raise InputError(f"cannot open video {path}: {reason(exc)}") from exc
     with container:
         if not container.streams.video:
             raise InputError(f"{path} has no video stream")
@@ -315,7 +316,7 @@ def _decode(path: Path) -> Iterator[np.ndarray]:
             for frame in container.decode(stream):
                 yield frame.to_ndarray(format="rgb24")
         except av.FFmpegError as exc:
-            raise InputError(f"cannot decode {path}: {exc}") from exc
+            raise InputError(f"cannot decode {path}: {reason(exc)}") from exc
 
 
 def video_item_count(frames: int, factor: int) -> int:
@@ -330,12 +331,12 @@ def video(path: Path, factor: int = 2) -> Dataset:
     if not path.is_file():
         raise InputError(f"video file missing: {path}")
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             if not container.streams.video:
                 raise InputError(f"{path} has no video stream")
             frames = container.streams.video[0].frames or None
     except (av.FFmpegError, OSError) as exc:
-        raise InputError(f"cannot open video {path}: {exc}") from exc
+        raise InputError(f"cannot open video {path}: {reason(exc)}") from exc
 
     def iterate() -> Iterator[EvalItem]:
         kept: list[np.ndarray] = []

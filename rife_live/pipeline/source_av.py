@@ -20,6 +20,7 @@ from fractions import Fraction
 import av
 import av.error
 
+from rife_live.avinput import open_input, reason
 from rife_live.errors import InputError
 from rife_live.frames import AudioInfo, VideoInfo
 from rife_live.pipeline.source import (LAVFI_PREFIX, V4L2_PREFIX, InputKind, Source, SourceItem,
@@ -196,30 +197,30 @@ class ContainerSource(Source):
                 device = target[len(V4L2_PREFIX):] if target.startswith(V4L2_PREFIX) else target
                 if not os.path.exists(device):
                     raise InputError(f"no webcam at {device} (device does not exist)")
-                return av.open(device, format="v4l2", options=dict(options.device_options),
-                               timeout=options.network_timeout)
+                return open_input(device, format="v4l2", options=dict(options.device_options),
+                                  timeout=options.network_timeout)
             if kind is InputKind.LAVFI:
-                return av.open(target[len(LAVFI_PREFIX):], format="lavfi", options=dict(options.device_options))
+                return open_input(target[len(LAVFI_PREFIX):], format="lavfi", options=dict(options.device_options))
             if kind is InputKind.NETWORK:
-                return av.open(target, options=self._network_options(), timeout=options.network_timeout)
+                return open_input(target, options=self._network_options(), timeout=options.network_timeout)
             path = target[len("file://"):] if target.startswith("file://") else target
             if not os.path.exists(path):
                 raise InputError(f"input not found: {path}")
             if os.path.getsize(path) == 0:
                 raise InputError(f"input is empty (0 bytes): {path}")
-            return av.open(path)
+            return open_input(path)
         except InputError:
             raise
         except av.error.ExitError as exc:  # PyAV's timeout interrupts the open
             raise InputError(f"cannot reach {target}: no answer within {options.network_timeout:g} s") from exc
         except (av.error.InvalidDataError, av.error.EOFError) as exc:
             if kind is InputKind.NETWORK:
-                raise InputError(f"cannot reach {target}: the server sent nothing usable ({_reason(exc)})") from exc
+                raise InputError(f"cannot reach {target}: the server sent nothing usable ({reason(exc)})") from exc
             raise InputError(f"not a media file (or damaged beyond reading): {target}") from exc
         except (av.error.FFmpegError, OSError) as exc:
             if kind is InputKind.NETWORK:
-                raise InputError(f"cannot reach {target}: {_reason(exc)}") from exc
-            raise InputError(f"cannot open {target}: {_reason(exc)}") from exc
+                raise InputError(f"cannot reach {target}: {reason(exc)}") from exc
+            raise InputError(f"cannot open {target}: {reason(exc)}") from exc
 
     def _network_options(self) -> dict[str, str]:
         if is_http(self.target):
@@ -250,7 +251,7 @@ class ContainerSource(Source):
         except av.error.ExitError as exc:
             raise InputError(f"no video from {self.target} within {self.options.network_timeout:g} s") from exc
         except av.error.FFmpegError as exc:
-            raise InputError(f"cannot decode the video of {self.target}: {_reason(exc)}") from exc
+            raise InputError(f"cannot decode the video of {self.target}: {reason(exc)}") from exc
         raise InputError(f"no video frames in {self.target} (the video stream is empty or undecodable)")
 
     def _describe(self, first: av.VideoFrame) -> None:
@@ -283,9 +284,3 @@ class ContainerSource(Source):
 
 def _exact(position: float | Fraction) -> Fraction:
     return Fraction(position).limit_denominator(10**9) if isinstance(position, float) else Fraction(position)
-
-
-def _reason(exc: BaseException) -> str:
-    """The human part of an FFmpeg error: its strerror without the errno and file name."""
-    text = getattr(exc, "strerror", None) or str(exc)
-    return str(text).strip()

@@ -17,6 +17,7 @@ import av
 import av.error
 
 from rife_live.errors import InputError
+from rife_live.avinput import open_input
 from rife_live.frames import VideoInfo
 from rife_live.pipeline.source import IMAGE_EXTENSIONS, InputKind, Source, SourceItem, SourceOptions, pick_colorspace
 
@@ -38,12 +39,13 @@ def list_images(folder: Path) -> list[Path]:
 
 
 def decode_image(path: Path) -> av.VideoFrame | None:
-    """The picture of one image file, None when it does not decode."""
+    """The picture of one image file, None when it does not decode (damaged, not an image)."""
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             for frame in container.decode(video=0):
                 return frame
-    except (av.error.InvalidDataError, av.error.EOFError):
+    except (av.error.FFmpegError, OSError):
+        # any FFmpeg error: a PNG whose deflate stream is damaged fails with ExternalError (zlib's)
         return None
     return None
 

@@ -40,6 +40,7 @@ import numpy as np
 from av.video.reformatter import ColorRange, Colorspace
 
 from rife_live import signals
+from rife_live.avinput import open_input, reason
 from rife_live.errors import InputError, OutputError
 from rife_live.frames import FrameMeta
 from rife_live.outputs import PartialFile, check_writable_folder
@@ -198,9 +199,9 @@ class EncoderSink(SinkBase):
             log.warning("audio: not exported: audio from live inputs is not supported yet")
             return None
         try:
-            source = av.open(name)
+            source = open_input(name)  # lenient metadata, as the source was opened
         except (av.FFmpegError, OSError) as e:
-            raise InputError(f"cannot open {name} for its audio: {e}") from e
+            raise InputError(f"cannot open {name} for its audio: {reason(e)}") from e
         if not source.streams.audio:
             source.close()
             return None

@@ -14,6 +14,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from rife_live.avinput import open_input, reason
 from rife_live.errors import ConfigError, InputError, OutputError
 from rife_live.frames import FrameMeta
 from rife_live.outputs import PartialFile, write_bytes
@@ -39,14 +40,14 @@ def read_image(path: Path) -> np.ndarray:
     if not path.is_file():
         raise InputError(f"cannot read image {path}: no such file")
     try:
-        with av.open(str(path)) as container:
+        with open_input(path) as container:
             fmt = container.format.name
             is_still = fmt == STILL_DEMUXER or fmt.endswith(STILL_DEMUXER_SUFFIX)
             if not is_still or not container.streams.video:
                 raise InputError(f"{path} is not an image (FFmpeg reads it as {fmt})")
             frame = next(container.decode(video=0), None)
     except (av.FFmpegError, OSError) as e:
-        raise InputError(f"{path} is not a readable image: {e}") from e
+        raise InputError(f"{path} is not a readable image: {reason(e)}") from e
     if frame is None:
         raise InputError(f"{path} is not a readable image: no picture in it")
     if frame.width < MIN_IMAGE_SIDE or frame.height < MIN_IMAGE_SIDE:
