@@ -320,6 +320,23 @@ def test_audio_from_a_source_with_a_damaged_tag(tmp_path: Path, media_cache) -> 
     assert codec == "aac" and 0 <= start < Fraction(1, 50) and abs(end - Fraction(10, 50)) <= Fraction(1, 50)
 
 
+def test_opus_audio_into_mov_is_reencoded(tmp_path: Path, media_cache) -> None:
+    """Fuzz case 3 of seed 7 (a .webm with 15 flipped bits, exported to .mov) showed it, but the
+    clean clip fails the same way: the mov muxer lists Opus among its codecs and then refuses it at
+    the header, so every Opus-audio input exported to .mov ended in "cannot start encoding". The
+    audio is re-encoded (AAC) when the container would refuse the copy."""
+    folder = media_cache.get("fuzz-7-3", fuzz_media.write_case, seed=7, index=3)
+    for clip in (folder / "in" / "clip.webm", folder / "bases" / "clip.webm"):
+        with av.open(str(clip)) as c:
+            assert c.streams.audio[0].codec_context.name == "opus"
+        path = encode(tmp_path / f"{clip.parent.name}.mov", 10, Fraction(50), audio_from=str(clip))
+        codec, start, end = audio_span(path)
+        assert codec == "aac" and 0 <= start < Fraction(1, 50) and abs(end - Fraction(10, 50)) <= Fraction(1, 50)
+    for ext in (".mp4", ".mkv", ".webm"):  # these take Opus as it is
+        codec, _, _ = audio_span(encode(tmp_path / f"copy{ext}", 10, Fraction(50), audio_from=str(clip)))
+        assert codec == "opus", ext
+
+
 def test_missing_audio_source_is_input_error(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="audio"):
         open_sink(SinkSpec("encoder", tmp_path / "a.mp4", audio_from=str(tmp_path / "nope.mp4")))

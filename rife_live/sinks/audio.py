@@ -10,6 +10,7 @@ hold the source codec. Both shift the audio to start at the output's 0.
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import Iterator
 from fractions import Fraction
@@ -24,6 +25,25 @@ log = logging.getLogger(__name__)
 PREFERRED_SAMPLE_FORMATS = ("fltp", "flt", "s16p", "s16")
 FALLBACK_SAMPLE_RATE = 48000
 FALLBACK_AUDIO_FRAME = 1024  # samples per encoded frame when the encoder takes any size
+
+
+def copy_accepted(in_stream: av.AudioStream, fmt: str) -> bool:
+    """Whether the ``fmt`` muxer takes ``in_stream``'s packets as they are. Its codec list is not
+    enough: FFmpeg's mov muxer lists Opus but refuses it at the header outside MP4 ("Invalid
+    argument": every Opus-audio input exported to .mov failed), so a throwaway in-memory file is
+    started with the stream first; a refusal means the audio is re-encoded instead."""
+    probe = av.open(io.BytesIO(), "w", format=fmt)
+    try:
+        probe.add_stream_from_template(in_stream)
+        probe.start_encoding()
+        return True
+    except (av.FFmpegError, ValueError):
+        return False
+    finally:
+        try:
+            probe.close()
+        except av.FFmpegError:
+            pass
 
 
 class AudioCopy:

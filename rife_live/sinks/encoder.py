@@ -44,7 +44,7 @@ from rife_live.avinput import open_input, reason
 from rife_live.errors import InputError, OutputError
 from rife_live.frames import FrameMeta
 from rife_live.outputs import PartialFile, check_writable_folder
-from rife_live.sinks.audio import AudioCopy, AudioTranscode
+from rife_live.sinks.audio import AudioCopy, AudioTranscode, copy_accepted
 from rife_live.sinks.base import SinkBase, SinkSpec, find_encoder
 
 log = logging.getLogger(__name__)
@@ -228,7 +228,7 @@ class EncoderSink(SinkBase):
             self._container.start_encoding()
         except av.FFmpegError as e:
             self._audio = None  # close() then finds nothing started and removes the placeholder
-            self._start_error = OutputError(f"cannot start encoding {self.path.name}: {e}")
+            self._start_error = OutputError(f"cannot start encoding {self.path.name}: {reason(e)}")
             raise self._start_error from e
         self._video = stream
         if isinstance(self._audio, AudioTranscode):
@@ -243,7 +243,7 @@ class EncoderSink(SinkBase):
             except av.FFmpegError as e:
                 log.warning("audio: cannot seek the source audio (%s); reading it from the start", e)
         source_codec = in_stream.codec_context.codec.canonical_name  # "mp3", not the decoder's "mp3float"
-        if source_codec in self._container.supported_codecs:
+        if source_codec in self._container.supported_codecs and copy_accepted(in_stream, self._format):
             return AudioCopy(source, in_stream, self._container, origin)
         codec = AUDIO_TRANSCODE_CODEC[self._format]
         log.info("audio: re-encoding %s as %s for %s", source_codec, codec, self._format)
