@@ -27,6 +27,7 @@ import pytest
 from rife_live.config import load_config
 from rife_live.player import LiveSession, demo_clip
 from rife_live.player.commands import read_back, screenshot
+from rife_live.pipeline.drivers import RECONNECT_FIRST_DELAY_S
 from rife_live.pipeline.ring import Ring
 from rife_live.player.session import window_size
 from rife_live.present.renderer import letterbox
@@ -227,6 +228,30 @@ def test_read_ahead_runs_ahead_within_its_cap_and_seeks_and_loops_let_it_go(clip
     finally:
         session.close()
     assert session.unjoined == []
+
+
+def test_a_live_reconnect_restarts_the_clock_at_its_first_frame(tmp_path):
+    """Found by the soak run (bench/soak.py, rtsp scenario: the server restarted every 2 minutes).
+    A reconnect starts an epoch whose timeline continues one frame after the last frame, while the
+    video clock (no audio) ran on through the outage: the picture's lag grew by each outage and
+    every later output missed its deadline. A real-time lavfi source that ends every second is
+    reopened like a dropped stream (a new epoch after ``RECONNECT_FIRST_DELAY_S`` of backoff). The
+    clock restarts a live latency behind the new epoch's first frame, so interpolation resumes."""
+    session = session_for("lavfi:testsrc2=size=64x48:rate=25:duration=1,realtime", tmp_path)
+    session.start()
+    lags = []
+    try:
+        while len(lags) < 3:
+            seen = session.shown_meta.epoch if session.shown_meta is not None else -1
+            assert pump(session, lambda: session.shown_meta is not None and session.shown_meta.epoch > seen)
+            lags.append(session.clock.now() - float(session.shown_meta.pts))  # at the epoch's first frame
+    finally:
+        session.close()
+    stats = session.stats_dict()
+    assert sum(d["reconnects"] for d in stats["decode"]) >= 2
+    # the outage less the latency, growing with each one (0.02 s, then 0.35 s here) before the fix
+    assert max(lags) < RECONNECT_FIRST_DELAY_S / 5, lags
+    assert stats["interpolate"][-1]["kinds"].get("interp", 0) > 0  # after a reconnect, the network runs again
 
 
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)])

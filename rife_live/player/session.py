@@ -276,6 +276,13 @@ class LiveSession:
         if front is None:
             return False
         waiting = presenter.waiting(ring)
+        if (self.is_live and not self.transport.holding and waiting and presenter.last_shown is not None
+                and waiting[0].epoch > presenter.last_shown.epoch):
+            # A live reconnect (or pts jump) began an epoch whose timeline continues one frame after
+            # the last frame while the clock ran on through the outage: each outage added to the
+            # picture's lag (found by bench/soak.py, rtsp). Hold, and restart the clocks a live
+            # latency behind its first frame, as at the start.
+            self.transition(self.transport.hold(waiting[0].epoch))
         if self.transport.holding:
             return self._end_hold(waiting)
         if not waiting:
