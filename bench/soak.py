@@ -15,12 +15,12 @@ thread count (``threading.active_count()`` and the kernel's ``Threads``), its op
 descriptors (``/proc/self/fd``), the fill of ring A, ring B and the audio FIFO, the lag of the
 picture (video clock minus the pts on screen) and the A/V drift read at the sample, and from the
 session's ``stats_dict()``: frames shown, misses, late frames, the largest A/V drift so far,
-reconnects, seeks and loops. It prints a table over time and a
-verdict per scenario: the least-squares slope of RSS (and of threads and fds) over the samples after
-``--warmup-s``, in units per 10 minutes, and the largest value of each measure. Memory is *flat*
-when the RSS slope is within ``FLAT_RSS_MIB_PER_10MIN``; threads and fds must not grow at all
-(max after warm-up <= max during it + ``TRANSIENT_SLACK``: a reconnect or a loop briefly holds one
-more). JSON under ``bench/results/`` (``soak.json``; ``soak-file.json`` or ``soak-rtsp.json`` for one).
+reconnects, seeks and loops. It prints a table over time and a verdict per scenario: the
+least-squares slope of RSS (and of threads and fds) over the samples after ``--warmup-s``, in
+units per 10 minutes, and the largest value of each measure. Memory is *flat* when the RSS slope
+is at most ``FLAT_RSS_MIB_PER_10MIN`` (a falling one is no leak); threads and fds must not grow
+at all (max after warm-up <= max during it + ``TRANSIENT_SLACK``: a reconnect or a loop briefly
+holds one more). JSON under ``bench/results/`` (``soak.json``; ``soak-file.json`` or ``soak-rtsp.json`` for one).
 
     nice -n 19 python -m bench.soak --scenario both --minutes 30 [--sample-s 10]
 """
@@ -145,7 +145,7 @@ def verdict(samples: list[Sample], warmup_s: float) -> dict[str, object]:
     drifts = [abs(s.drift_ms) for s in samples if s.drift_ms is not None]
     out["max_drift_ms"] = max([samples[-1].max_drift_ms, *drifts]) if samples else None
     rss_slope = out["rss_mib_slope_per_10min"]
-    out["memory_flat"] = None if rss_slope is None else abs(rss_slope) <= FLAT_RSS_MIB_PER_10MIN
+    out["memory_flat"] = None if rss_slope is None else rss_slope <= FLAT_RSS_MIB_PER_10MIN  # falling is no leak
     out["threads_flat"] = (not after) or max(s.threads_os for s in after) <= max(s.threads_os for s in before) + TRANSIENT_SLACK
     out["fds_flat"] = (not after) or max(s.fds for s in after) <= max(s.fds for s in before) + TRANSIENT_SLACK
     return out
@@ -259,10 +259,11 @@ def _report(name: str, samples: list[Sample], result: dict[str, object]) -> None
     print(f"\n## {name}: verdict")
     slope = result["rss_mib_slope_per_10min"]
     memory = "n/a (too few samples after the warm-up)" if slope is None else (
-        f"{'FLAT' if result['memory_flat'] else 'GROWING'}: RSS slope {slope:+.2f} MiB per 10 min after "
-        f"{result['warmup_s']:g} s of warm-up (flat: within +-{FLAT_RSS_MIB_PER_10MIN:g})")
+        f"{'flat' if result['memory_flat'] else 'GROWING'}: RSS slope {slope:+.2f} MiB per 10 min after "
+        f"{result['warmup_s']:g} s of warm-up (flat: at most {FLAT_RSS_MIB_PER_10MIN:+g})")
     print(f"memory        {memory}")
-    print(f"RSS           {', '.join(at(m) for m in (1, 10, 30) if samples[-1].t_s >= 60 * m - 5)}; "
+    marks = [at(m) for m in (1, 10, 30) if samples[-1].t_s >= 60 * m - 5]
+    print(f"RSS           {', '.join(marks + [f'{samples[-1].rss_mib:.1f} MiB at the end ({samples[-1].t_s:.0f} s)'])}; "
           f"max {result['rss_mib_max']:.1f} MiB")
     print(f"threads       max {result['threads_os_max']} ({'flat' if result['threads_flat'] else 'GROWING'}); "
           f"fds max {result['fds_max']} ({'flat' if result['fds_flat'] else 'GROWING'})")
