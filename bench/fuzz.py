@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
         root = args.keep or Path(tmp) / "cases"
         bases = make_bases(Path(tmp) / "bases")
         base_digest = digest(bases)
-        print(f"# seed {args.seed}, cases {args.first}..{args.first + args.cases - 1}, hang timeout {args.timeout:g} s, "
-              f"{min(args.workers, MAX_WORKERS)} at a time; base media sha256 {base_digest[:16]}")
+        print(f"# seed {args.seed}, cases {args.first}..{args.first + args.cases - 1}, hang timeout "
+              f"{args.timeout:g} s, {min(args.workers, MAX_WORKERS)} at a time; base media sha256 {base_digest[:16]}")
         cases = [make_case(args.seed, k, bases) for k in range(args.first, args.first + args.cases)]
         done = [0]
         started = time.perf_counter()
@@ -61,8 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         def progress(outcome: Outcome) -> None:
             done[0] += 1
             mark = "" if outcome.passed else "  FAILED: " + "; ".join(outcome.problems)[:300]
-            print(f"[{done[0]:>4}/{len(cases)}] {outcome.case.name:<44} {outcome.exit:<15} {outcome.seconds:6.1f} s{mark}",
-                  flush=True)
+            print(f"[{done[0]:>4}/{len(cases)}] {outcome.case.name:<44} {outcome.exit:<15} "
+                  f"{outcome.seconds:6.1f} s{mark}", flush=True)
 
         outcomes = run_cases(cases, root, timeout=args.timeout, workers=args.workers,
                              keep_failures=args.keep is not None, on_done=progress)

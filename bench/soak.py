@@ -129,6 +129,13 @@ def slope_per_10min(points: list[tuple[float, float]]) -> float | None:
     return cov / var * TEN_MINUTES_S
 
 
+def _grew(before: list[Sample], after: list[Sample], name: str) -> bool:
+    """Whether measure ``name`` went past its warm-up maximum (+ ``TRANSIENT_SLACK``) after the warm-up."""
+    if not after:
+        return False
+    return max(getattr(s, name) for s in after) > max(getattr(s, name) for s in before) + TRANSIENT_SLACK
+
+
 def verdict(samples: list[Sample], warmup_s: float) -> dict[str, object]:
     """Slopes after the warm-up, maxima, and whether memory, threads and fds stayed flat."""
     after = [s for s in samples if s.t_s >= warmup_s]
@@ -146,8 +153,8 @@ def verdict(samples: list[Sample], warmup_s: float) -> dict[str, object]:
     out["max_drift_ms"] = max([samples[-1].max_drift_ms, *drifts]) if samples else None
     rss_slope = out["rss_mib_slope_per_10min"]
     out["memory_flat"] = None if rss_slope is None else rss_slope <= FLAT_RSS_MIB_PER_10MIN  # falling is no leak
-    out["threads_flat"] = (not after) or max(s.threads_os for s in after) <= max(s.threads_os for s in before) + TRANSIENT_SLACK
-    out["fds_flat"] = (not after) or max(s.fds for s in after) <= max(s.fds for s in before) + TRANSIENT_SLACK
+    out["threads_flat"] = not _grew(before, after, "threads_os")
+    out["fds_flat"] = not _grew(before, after, "fds")
     return out
 
 
@@ -171,7 +178,8 @@ def _print_row(s: Sample, previous: Sample | None) -> None:
 
 
 HEADER = (f"{'t s':>7} {'RSS MiB':>8} {'thr py/os':>9} {'fds':>4} {'ringA':>5} {'ringB':>7} {'fifo':>6} "
-          f"{'shown':>7} {'+miss':>6} {'+late':>5} {'lag':>5} {'drift':>6} {'maxdrft':>7} {'reco':>4} {'seeks':>5} {'loops':>5}")
+          f"{'shown':>7} {'+miss':>6} {'+late':>5} {'lag':>5} {'drift':>6} {'maxdrft':>7} {'reco':>4} "
+          f"{'seeks':>5} {'loops':>5}")
 
 
 def soak(session: LiveSession, seconds: float, sample_s: float,
@@ -262,14 +270,14 @@ def _report(name: str, samples: list[Sample], result: dict[str, object]) -> None
         f"{'flat' if result['memory_flat'] else 'GROWING'}: RSS slope {slope:+.2f} MiB per 10 min after "
         f"{result['warmup_s']:g} s of warm-up (flat: at most {FLAT_RSS_MIB_PER_10MIN:+g})")
     print(f"memory        {memory}")
-    marks = [at(m) for m in (1, 10, 30) if samples[-1].t_s >= 60 * m - 5]
-    print(f"RSS           {', '.join(marks + [f'{samples[-1].rss_mib:.1f} MiB at the end ({samples[-1].t_s:.0f} s)'])}; "
-          f"max {result['rss_mib_max']:.1f} MiB")
+    last = samples[-1]
+    marks = [at(m) for m in (1, 10, 30) if last.t_s >= 60 * m - 5]
+    marks.append(f"{last.rss_mib:.1f} MiB at the end ({last.t_s:.0f} s)")
+    print(f"RSS           {', '.join(marks)}; max {result['rss_mib_max']:.1f} MiB")
     print(f"threads       max {result['threads_os_max']} ({'flat' if result['threads_flat'] else 'GROWING'}); "
           f"fds max {result['fds_max']} ({'flat' if result['fds_flat'] else 'GROWING'})")
     print(f"rings         {'bounded' if result['rings_bounded'] else 'OVER CAPACITY'}: ring A max "
           f"{result['ring_a_max']}, ring B max {result['ring_b_max']}, audio FIFO max {result['audio_fifo_max']}")
-    last = samples[-1]
     print(f"playback      shown {last.shown}, misses {last.misses}, late {last.late}, max A/V drift "
           f"{result['max_drift_ms']:.1f} ms, reconnects {last.reconnects}, seeks {last.seeks}, loops {last.loops}, "
           f"audio underruns {last.underruns}")
