@@ -11,7 +11,7 @@ Printed: exits by kind (ok / one-line error by exit code / traceback / internal 
 by program and by damage, the failures (each with its command line; their folders are kept under
 ``--keep``), and the slowest case. JSON under ``bench/results/fuzz.json``.
 
-    nice -n 19 python -m bench.fuzz --cases 300 [--seed 0] [--timeout 60] [--keep /tmp/rife-fuzz]
+    nice -n 19 python -m bench.fuzz --cases 300 [--seed 0] [--timeout 120] [--keep /tmp/rife-fuzz]
 """
 
 from __future__ import annotations
