@@ -4,7 +4,7 @@ Two scenarios, each a ``LiveSession`` with ``--vo null --ao null`` (the null aud
 real-time pace and is the master clock, as a sound card would be) driven by ``start``/``step``:
 
 - ``file``: the demo clip at 448x256 with its audio, repeated to ``LOOP_CLIP_S`` seconds
-  (``bench.live.looped_clip``), played with ``--loop``, with a seek every ``--seek-every`` seconds
+  (``bench.live.make_clip``, the 25 fps clip with AAC), played with ``--loop``, with a seek every ``--seek-every`` seconds
   to a target drawn from a ``random.Random(--seed)`` (absolute, or relative by -10..+10 s);
 - ``rtsp``: ``rtsp://`` from ``tests/live_servers.RtspServer`` (GStreamer's test pattern at
   448x256, 25 fps, no audio), the server killed (SIGKILL) and started again on the same port every
@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Callable
 
 from bench.common import machine_info, print_header, write_json
-from bench.live import looped_clip
+from bench.live import make_clip
 from rife_live.config import load_config
-from rife_live.live import LiveSession
+from rife_live.player import LiveSession
 
 SIZE = (448, 256)
 LOOP_CLIP_S = 60  # the looped file: long enough that seeks land all over it, short enough to loop
@@ -209,7 +209,7 @@ def soak(session: LiveSession, seconds: float, sample_s: float,
 
 
 def file_scenario(seconds: float, sample_s: float, seek_every_s: float, seed: int) -> list[Sample]:
-    path = looped_clip(*SIZE, LOOP_CLIP_S)
+    path = make_clip("bbb", *SIZE, LOOP_CLIP_S)
     print(f"# file: {path}, --loop, a seek every {seek_every_s:g} s (seed {seed})", flush=True)
     session = LiveSession(_config(loop=True), str(path), log=lambda m: print(f"# {m}", flush=True))
     rng = random.Random(seed)
