@@ -14,6 +14,9 @@ from __future__ import annotations
 import os
 
 import av
+from av.codec.hwaccel import HWAccel
+
+__all__ = ["HWAccel", "open_input", "reason"]
 
 METADATA_ERRORS = "replace"  # a tag that is not UTF-8 reads with U+FFFD, never raises
 

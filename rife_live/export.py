@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Callable
 
 from rife_live.config import Config
 from rife_live.errors import InputError
-from rife_live.pipeline.build import (Mode, Pipeline, build_pipeline, check_range, resolve_rate, resolve_scale,
-                                      startup_line)
+from rife_live.pipeline.build import (Mode, Pipeline, build_pipeline, check_range, decode_where_the_network_runs,
+                                      resolve_rate, resolve_scale, startup_line)
 from rife_live.pipeline.drivers import open_source
 from rife_live.pipeline.ring import Ring, RingClosed
 from rife_live.pipeline.source import Source
@@ -97,6 +97,7 @@ def export(config: Config, target: str, *, log: Log, progress: bool,
             from rife_live.models.engine import Interpolator
 
             engine = Interpolator.from_config(config.engine, log)
+        source, _ = decode_where_the_network_runs(source, config.input, engine, log)
         pipe = build_pipeline(config, source, Mode.EXPORT, engine, rate=rate, scale=scale)
         log(startup_line(target, source, rate_line(rate, config.video.fps), f"{scale:g}", engine))
         pipe.start()

@@ -5,16 +5,19 @@ errors use real sockets on 127.0.0.1 (a closed port, and a listener that never a
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
+import torch
 
 from rife_live.errors import InputError
 from rife_live.pipeline.drivers import open_source
-from rife_live.pipeline.source import InputKind, SourceOptions
+from rife_live.pipeline.source import HWDEC_DEVICE, InputKind, SourceOptions, hardware_options
 from tests import fuzz_media, media
 from tests.live_servers import free_port
 
@@ -199,3 +202,31 @@ def test_damaged_metadata_tag(media_cache) -> None:
         assert src.audio_stream is not None and any("\ufffd" in key for key in src.audio_stream.metadata)
         video = [f for f in src.items() if isinstance(f, av.VideoFrame)]
     assert len(video) == fuzz_media.BASE_FRAMES
+
+
+def test_hardware_decoding_that_cannot_open_falls_back_with_one_line(bbb_path: Path) -> None:
+    """``--hwdec auto`` on a machine whose FFmpeg knows CUDA but that has no NVIDIA device (this
+    one): the file opens in software, with the reason, and decodes the same frames."""
+    asked = dataclasses.replace(SourceOptions(), hw_device=HWDEC_DEVICE)
+    with open_source(bbb_path, asked) as hard, open_source(bbb_path) as soft:
+        if hard.decoder != "software":
+            pytest.skip("this machine decodes on its GPU (see the cuda-marked test)")
+        assert hard.hwdec_note is not None and hard.hwdec_note.startswith("hardware decoding off (cuda")
+        assert "\n" not in hard.hwdec_note and soft.hwdec_note is None and soft.decoder == "software"
+        for a, b in zip(hard.items(), soft.items()):
+            assert type(a) is type(b) and a.pts == b.pts
+    assert hardware_options(SourceOptions(), "cuda").hw_device == HWDEC_DEVICE
+    assert hardware_options(SourceOptions(), "cpu").hw_device is None
+    assert hardware_options(SourceOptions(hwdec="no"), "cuda").hw_device is None
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_nvdec_decodes_the_same_pictures(bbb_path: Path) -> None:
+    """On an NVIDIA machine whose FFmpeg has NVDEC, H.264 decodes on the GPU to the same pictures."""
+    asked = dataclasses.replace(SourceOptions(), hw_device=HWDEC_DEVICE)
+    with open_source(bbb_path, asked) as hard, open_source(bbb_path) as soft:
+        assert hard.decoder == HWDEC_DEVICE, hard.hwdec_note
+        pairs = [(a, b) for a, b in zip(hard.items(), soft.items()) if isinstance(a, av.VideoFrame)][:10]
+        for a, b in pairs:
+            assert np.array_equal(a.to_ndarray(format="rgb24"), b.to_ndarray(format="rgb24"))

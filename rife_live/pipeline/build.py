@@ -28,7 +28,8 @@ from rife_live.pipeline.decode import DecodeOptions, DecodeThread
 from rife_live.pipeline.interpolate import InterpolateOptions, InterpolateThread, make_output_ring, output_shape
 from rife_live.pipeline.pcm import PcmTarget
 from rife_live.pipeline.ring import Ring
-from rife_live.pipeline.source import Source
+from rife_live.pipeline.drivers import open_source
+from rife_live.pipeline.source import InputKind, Source, SourceOptions, hardware_options
 from rife_live.timing import rate_for_exp, rate_for_multi
 
 if TYPE_CHECKING:  # the engine (torch) loads only once the input and the outputs are known good
@@ -115,8 +116,25 @@ def display_name(target: str) -> str:
 def startup_line(target: str, source: Source, rate_text: str, scale_text: str, engine: Interpolator) -> str:
     """The line both modes print when the pipeline starts."""
     video, described = source.video, engine.describe()
+    decoder = f", decoded on {source.decoder}" if source.decoder != "software" else ""
     return (f"{display_name(target)}: {video.width}x{video.height} {float(video.fps or 0):g} fps -> {rate_text}, "
-            f"scale {scale_text}, {described['device']} {described['dtype']}")
+            f"scale {scale_text}, {described['device']} {described['dtype']}{decoder}")
+
+
+def decode_where_the_network_runs(source: Source, options: SourceOptions, engine: Interpolator,
+                                  log: Callable[[str], None]) -> tuple[Source, SourceOptions]:
+    """``--hwdec auto``: once the engine is on CUDA, a file is reopened to decode on its GPU
+    (NVDEC); one line says why when that is not possible. The input was first opened without it,
+    so a bad input is refused before torch loads. Returns the source and the options it was opened
+    with (restarts and reconnects reuse them)."""
+    wanted = hardware_options(options, engine.device.type)
+    if wanted.hw_device is None or source.kind is not InputKind.FILE:
+        return source, options
+    reopened = open_source(source.target, wanted)
+    source.close()
+    if reopened.hwdec_note is not None:
+        log(reopened.hwdec_note)
+    return reopened, wanted
 
 
 # -- the stages ------------------------------------------------------------------------------------

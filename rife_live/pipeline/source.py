@@ -30,7 +30,7 @@ import os
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from fractions import Fraction
 from pathlib import Path
@@ -48,6 +48,8 @@ DEFAULT_IMAGE_FPS = Fraction(25)  # image folders carry no timing; RIFE's --img 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 HD_MIN_HEIGHT = 720  # untagged streams this tall or taller are taken as BT.709
 RTSP_TRANSPORTS = ("tcp", "udp", "udp_multicast", "http", "https")
+HWDEC_MODES = ("auto", "no")  # mpv's --hwdec: auto = NVDEC when the network runs on CUDA
+HWDEC_DEVICE = "cuda"  # the FFmpeg hardware device type hwdec=auto uses (NVDEC)
 RTSP_SCHEMES = ("rtsp", "rtsps")
 LIVE_SCHEMES = (*RTSP_SCHEMES, "rtmp", "rtmps", "udp", "rtp", "srt", "tcp")
 HTTP_SCHEMES = ("http", "https")
@@ -85,13 +87,24 @@ class SourceOptions:
                                     "reconnect", inputs=(InputKind.NETWORK,), metavar="SECONDS")
     mf_fps: Fraction = option(DEFAULT_IMAGE_FPS, parse_rate, "frame rate of an image-folder input (default 25)",
                               inputs=(InputKind.IMAGES,), metavar="FPS")
+    hwdec: str = option("auto", choice(HWDEC_MODES), "hardware video decoding of a file: auto (NVDEC when the "
+                        "network runs on CUDA and FFmpeg has it, default) or no", inputs=(InputKind.FILE,),
+                        metavar="MODE")
     device_options: Mapping[str, str] = field(default_factory=dict)  # v4l2/lavfi: video_size, framerate ...
+    hw_device: str | None = None  # an FFmpeg hardware device type to decode files on (set from hwdec by the caller)
 
     def __post_init__(self) -> None:
         check_fields(self)
 
 
 # --- pure helpers -------------------------------------------------------------------------------
+
+
+def hardware_options(options: SourceOptions, engine_device: str) -> SourceOptions:
+    """``options`` with the hardware decoder ``hwdec`` calls for when the network runs on
+    ``engine_device`` ("cuda" or "cpu"): NVDEC for ``auto`` on CUDA, software otherwise."""
+    wanted = HWDEC_DEVICE if options.hwdec == "auto" and engine_device == HWDEC_DEVICE else None
+    return replace(options, hw_device=wanted)
 
 
 def url_scheme(target: str) -> str:
@@ -168,6 +181,8 @@ class Source(ABC):
     ``realtime``: paced by the outside world (network, webcam; not lavfi): it does not wait for
     a slow reader, so the reader must skip stale frames rather than queue them.
     ``corrupt_packets``: packets (or images) skipped because they did not decode.
+    ``decoder``: where the video is decoded ("software", or the hardware device type);
+    ``hwdec_note``: why hardware decoding that was asked for is off (one line), else None.
     """
 
     target: str
@@ -177,6 +192,8 @@ class Source(ABC):
     audio: AudioInfo | None = None
     is_live: bool = False
     corrupt_packets: int = 0
+    decoder: str = "software"
+    hwdec_note: str | None = None
 
     @property
     def realtime(self) -> bool:

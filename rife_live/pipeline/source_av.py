@@ -20,7 +20,7 @@ from fractions import Fraction
 import av
 import av.error
 
-from rife_live.avinput import open_input, reason
+from rife_live.avinput import HWAccel, open_input, reason
 from rife_live.errors import InputError
 from rife_live.frames import AudioInfo, VideoInfo
 from rife_live.pipeline.source import (LAVFI_PREFIX, V4L2_PREFIX, InputKind, Source, SourceItem,
@@ -189,6 +189,13 @@ class ContainerSource(Source):
         first = self._probe_first_frame()
         self.origin = self._raw_time(first) or Fraction(0)
         self._describe(first)
+        device = self.options.hw_device
+        if device is not None and self.hwdec_note is None:
+            if codec_context.is_hwaccel:
+                self.decoder = device
+            else:
+                self.hwdec_note = (f"hardware decoding off ({device} does not decode {self.video.codec} "
+                                   f"{self.video.pix_fmt}); decoding in software")
 
     def _av_open(self) -> av.container.InputContainer:
         target, kind, options = self.target, self.kind, self.options
@@ -208,7 +215,7 @@ class ContainerSource(Source):
                 raise InputError(f"input not found: {path}")
             if os.path.getsize(path) == 0:
                 raise InputError(f"input is empty (0 bytes): {path}")
-            return open_input(path)
+            return self._open_file(path)
         except InputError:
             raise
         except av.error.ExitError as exc:  # PyAV's timeout interrupts the open
@@ -253,6 +260,19 @@ class ContainerSource(Source):
         except av.error.FFmpegError as exc:
             raise InputError(f"cannot decode the video of {self.target}: {reason(exc)}") from exc
         raise InputError(f"no video frames in {self.target} (the video stream is empty or undecodable)")
+
+    def _open_file(self, path: str) -> av.container.InputContainer:
+        """A local file, decoded on ``options.hw_device`` when one is asked for and it opens
+        (FFmpeg falls back to software for a stream that device cannot decode); else software,
+        with the reason in ``hwdec_note``."""
+        device = self.options.hw_device
+        if device is None:
+            return open_input(path)
+        try:
+            return open_input(path, hwaccel=HWAccel(device, allow_software_fallback=True))
+        except (av.error.FFmpegError, OSError, ValueError) as exc:
+            self.hwdec_note = f"hardware decoding off ({device}: {reason(exc)}); decoding in software"
+            return open_input(path)
 
     def _describe(self, first: av.VideoFrame) -> None:
         stream = self.video_stream

@@ -40,8 +40,8 @@ from rife_live.config import AUTO, DISPLAY_RATE, Config, VideoOptions
 from rife_live.errors import ConfigError, InputError, OutputError
 from rife_live.frames import FrameMeta, VideoInfo
 from rife_live.input.bindings import BindingTable, load_bindings
-from rife_live.pipeline.build import Mode, Pipeline, build_pipeline, check_range, display_name, resolve_rate, \
-    resolve_scale, startup_line
+from rife_live.pipeline.build import Mode, Pipeline, build_pipeline, check_range, decode_where_the_network_runs, \
+    display_name, resolve_rate, resolve_scale, startup_line
 from rife_live.pipeline.drivers import open_source
 from rife_live.pipeline.ring import RingClosed
 from rife_live.pipeline.source import Source
@@ -145,6 +145,7 @@ class LiveSession:
         self.unjoined: list[str] = []
         self.video: VideoInfo | None = None  # the input's video stream, once opened
         self.is_live = False
+        self.source_options = config.input  # how the input is opened (hardware decoding added once the engine runs)
         self.report = Report()
         self._osd_lines: tuple[str, ...] = ()
         self._pending_events: list = []
@@ -157,7 +158,7 @@ class LiveSession:
         player = self.config.player
         if self.bindings is None:
             self.bindings = load_bindings(player.input_conf, log=self.log)
-        source = open_source(self.target, self.config.input)
+        source = open_source(self.target, self.source_options)
         try:
             video = source.video
             check_range(self.config.video, source)
@@ -174,6 +175,8 @@ class LiveSession:
             from rife_live.models.engine import Interpolator
 
             self.engine = Interpolator.from_config(self.config.engine, self.log)
+            source, self.source_options = decode_where_the_network_runs(source, self.source_options, self.engine,
+                                                                        self.log)
             if source.audio is not None and not self.config.video.no_audio:
                 self.audio = AudioOutput(ao=player.ao, volume=player.volume, mute=player.mute, log=self.log)
                 self.audio.pause()
@@ -336,7 +339,7 @@ class LiveSession:
             raise OutputError(f"the {', '.join(left)} thread did not stop for a restart")
         self.report.retire(old)
         seek_to = self.transport.seek_to
-        self._launch(open_source(self.target, self.config.input), old.epoch + 1, start, seek_to)
+        self._launch(open_source(self.target, self.source_options), old.epoch + 1, start, seek_to)
 
     def _sync_clock(self) -> None:
         """One drift reading (video clock - audio clock) and the correction it calls for."""
