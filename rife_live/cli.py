@@ -1,7 +1,8 @@
 """Command lines: argv -> config -> a run. The only module that parses arguments.
 
 Entry points: ``rife-play`` (the live player; with -o/--png an export),
-``rife-interp`` (frames between two images) and ``rife-eval`` (quality on datasets and videos).
+``rife-interp`` (frames between two images), ``rife-eval`` (quality on datasets and videos) and
+``rife-train`` (train or fine-tune the network).
 Every user error ends with one line ``PROG: error: ...`` and a non-zero exit, never a traceback.
 """
 
@@ -264,3 +265,114 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     return _guard("rife-eval", run)
+
+
+# -- rife-train -----------------------------------------------------------------------------
+TRAIN_SETTINGS = ("vimeo", "videos", "gaps", "stride", "val_split", "val_items", "crop", "augment", "init", "steps",
+                  "batch", "lr", "lr_min", "warmup", "weight_decay", "clip", "precision", "seed",
+                  "checkpoint_every", "log_every", "val_every")  # TrainConfig's fields: a resumed run keeps its own
+
+
+def _gaps(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of whole numbers") from None
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="rife-train",
+        description="Train or fine-tune the RIFE network on Vimeo90K triplets or your own videos. Runs as one "
+                    "process, or under torchrun on several GPUs or machines: torchrun --nproc-per-node 4 "
+                    "-m rife_live.train ARGS (the same arguments).",
+        epilog="Fine-tune (default): --init rife-hd-v3, peak lr 2e-05. From scratch: --init scratch, "
+               "peak lr 3e-04 (the paper). See docs/train.md.",
+    )
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="run folder: checkpoint.pt, flownet.pkl (use with --model DIR) and train.jsonl")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run saved in the output folder, with its own settings")
+    parser.add_argument("-y", "--yes", action="store_true", help="replace a run the output folder already holds")
+    data = parser.add_argument_group("data")
+    data.add_argument("--vimeo", type=Path, default=None,
+                      help="Vimeo90K triplet folder (tri_trainlist.txt, sequences/<seq>/im1.png..im3.png)")
+    data.add_argument("--from-videos", dest="videos", nargs="+", type=Path, default=None, metavar="FILE",
+                      help="your videos (or numbered image folders), cut into triplets; scene cuts and "
+                           "static pairs are left out")
+    data.add_argument("--gap", dest="gaps", type=_gaps, default=None,
+                      help="videos: frames i and i+2G predict i+G; comma-separated for several (default 1: "
+                           "i, i+2 -> i+1; larger gaps: larger motion)")
+    data.add_argument("--stride", type=int, default=None, help="videos: a triplet starts every N frames (default 1)")
+    data.add_argument("--crop", type=int, default=None, help="random square crop side, a multiple of 32 (default 224)")
+    data.add_argument("--no-augment", dest="augment", action="store_const", const=False, default=None,
+                      help="crops only: no flips, channel reversal, input swap or rotations")
+    data.add_argument("--val-split", type=float, default=None,
+                      help="fraction held back for validation (default 0.05; videos: the end of each)")
+    data.add_argument("--val-items", type=int, default=None, help="held-back triplets scored (default 32)")
+    opt = parser.add_argument_group("training")
+    opt.add_argument("--init", default=None,
+                     help="start from: rife-hd-v3 (the published weights, default), a flownet.pkl / run folder, "
+                          "or scratch")
+    opt.add_argument("--steps", type=int, default=None, help="optimizer steps (default 1000)")
+    opt.add_argument("--batch", type=int, default=None,
+                     help="global batch, split over the processes (default 16; the paper: 64 on 4 GPUs)")
+    opt.add_argument("--lr", type=float, default=None,
+                     help="peak learning rate (default 2e-05 fine-tuning, 3e-04 from scratch)")
+    opt.add_argument("--lr-min", type=float, default=None, help="final learning rate of the cosine (default lr/100)")
+    opt.add_argument("--warmup", type=int, default=None,
+                     help="warm-up steps (default 2000, at most a tenth of --steps)")
+    opt.add_argument("--weight-decay", type=float, default=None, help="AdamW weight decay (default 1e-4)")
+    opt.add_argument("--clip", type=float, default=None, help="gradient norm clipping (default 1.0)")
+    opt.add_argument("--precision", default=None,
+                     help="auto, float32, bfloat16 or float16 (default auto: bfloat16 where the CPU/GPU has it; "
+                          "float16 on older GPUs)")
+    opt.add_argument("--seed", type=int, default=None, help="seed of the data order, augmentation and init (default 0)")
+    run = parser.add_argument_group("run")
+    run.add_argument("--checkpoint-every", type=int, default=None, help="steps between checkpoints (default 500)")
+    run.add_argument("--log-every", type=int, default=None, help="steps between progress lines (default 10)")
+    run.add_argument("--val-every", type=int, default=None, help="steps between validations (default 250)")
+    run.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    run.add_argument("--device", default="auto",
+                     help="auto, cpu or cuda (default auto; under torchrun each process takes GPU LOCAL_RANK)")
+    run.add_argument("--model-dir", type=Path, default=None,
+                     help="where fetched models are cached (default $RIFE_LIVE_MODEL_DIR or ~/.cache/rife-live/models)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    args = _train_parser().parse_args(argv)
+
+    def run() -> int:
+        from rife_live.train.config import RunOptions, TrainConfig
+        from rife_live.train.loop import train
+
+        given = {name: getattr(args, name) for name in TRAIN_SETTINGS if getattr(args, name) is not None}
+        if "videos" in given:
+            given["videos"] = tuple(p.expanduser().absolute() for p in given["videos"])
+        if "vimeo" in given:
+            given["vimeo"] = given["vimeo"].expanduser().absolute()
+        if args.resume and given:
+            flags = ", ".join("--" + ("from-videos" if k == "videos" else "gap" if k == "gaps"
+                                      else "no-augment" if k == "augment" else k.replace("_", "-")) for k in given)
+            raise ConfigError(f"--resume continues the run with its saved settings; leave out {flags}")
+        options = RunOptions(output=args.output.expanduser(), resume=args.resume, replace=args.yes,
+                             device=args.device, workers=args.workers, model_dir=args.model_dir,
+                             progress=sys.stderr.isatty())
+        result = train(None if args.resume else TrainConfig(**given), options, _log("rife-train"))
+        if not result.main:
+            return EXIT_INTERRUPTED if result.interrupted else 0
+        where = result.output
+        if result.interrupted:
+            print(f"rife-train: interrupted at step {result.step} of {result.total_steps}: checkpoint saved "
+                  f"in {where} (continue with: rife-train --resume -o {where})", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        quality = "" if result.val_psnr is None else (
+            f"; held-back PSNR {result.val_psnr:.2f} dB (50/50 blend {result.blend_psnr:.2f} dB)")
+        print(f"rife-train: done: step {result.step} of {result.total_steps}, {result.step - result.start_step} "
+              f"steps in {result.seconds:.0f} s ({result.samples_per_s:.2f} samples/s){quality}; "
+              f"weights in {where / 'flownet.pkl'} (use --model {where})", file=sys.stderr)
+        return 0
+
+    return _guard("rife-train", run)
