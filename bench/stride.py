@@ -24,7 +24,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import numpy as np
 
 from bench.common import interleaved_times, machine_info, print_header, summary, write_json
 from rife_live.evaluate.runner import EvalOptions, run_eval

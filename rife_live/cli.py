@@ -1,15 +1,18 @@
 """Command lines: argv -> config -> a run. The only module that parses arguments.
 
 Entry points: ``rife-play`` (the live player; with -o/--png an export),
-``rife-interp`` (frames between two images) and ``rife-eval`` (quality on datasets and videos).
+``rife-interp`` (frames between two images), ``rife-eval`` (quality on datasets and videos) and
+``rife-train`` (train or fine-tune the network).
 Every user error ends with one line ``PROG: error: ...`` and a non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
+import signal
 import sys
 import traceback
 from fractions import Fraction
@@ -19,7 +22,7 @@ from typing import Callable, NoReturn, Sequence
 from rife_live import __version__
 from rife_live.config import EXPORT, OPTIONS, PLAYBACK, SECTIONS, option_label, parse_flag
 from rife_live.errors import ConfigError, RifeError
-from rife_live.models.settings import EngineConfig
+from rife_live.models.settings import DEVICES, DTYPES, EngineConfig
 from rife_live.options import flag_spellings, option_fields
 from rife_live.signals import StopSignals, exit_code_for, signal_name, signal_of
 
@@ -276,3 +279,135 @@ def eval_main(argv: Sequence[str] | None = None) -> int:
         return 0
 
     return _guard("rife-eval", run)
+
+
+# -- rife-train -----------------------------------------------------------------------------
+TRAIN_SETTINGS = ("vimeo", "videos", "gaps", "stride", "val_split", "val_items", "crop", "augment", "init", "steps",
+                  "batch", "lr", "lr_min", "warmup", "weight_decay", "clip", "precision", "seed",
+                  "checkpoint_every", "log_every", "val_every")  # TrainConfig's fields: a resumed run keeps its own
+
+
+def _gaps(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of whole numbers") from None
+
+
+def _listed(values: tuple[int, ...]) -> str:
+    return ",".join(str(v) for v in values)
+
+
+def _train_parser() -> argparse.ArgumentParser:
+    from rife_live.train.config import (DEFAULT_INIT, FINETUNE_LR, INIT_SCRATCH, LR_FLOOR_RATIO, SCRATCH_LR,
+                                        TRAIN_MULTIPLE, WARMUP_MAX_SHARE, WARMUP_STEPS, TrainConfig)
+
+    d = {f.name: f.default for f in dataclasses.fields(TrainConfig)}  # the defaults, declared there once
+    parser = _Parser(
+        prog="rife-train",
+        description="Train or fine-tune the RIFE network on Vimeo90K triplets or your own videos. Runs as one "
+                    "process, or under torchrun on several GPUs or machines: torchrun --nproc-per-node 4 "
+                    "-m rife_live.train ARGS (the same arguments).",
+        epilog=f"Fine-tune (default): --init {DEFAULT_INIT}, peak lr {FINETUNE_LR:.0e}. From scratch: --init "
+               f"{INIT_SCRATCH}, peak lr {SCRATCH_LR:.0e} (the paper). See docs/train.md.",
+    )
+    parser.add_argument("-o", "--output", type=Path, required=True,
+                        help="run folder: checkpoint.pt, flownet.pkl (use with --model DIR) and train.jsonl")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run saved in the output folder, with its own settings")
+    parser.add_argument("-y", "--yes", action="store_true", help="replace a run the output folder already holds")
+    data = parser.add_argument_group("data")
+    data.add_argument("--vimeo", type=Path, default=None,
+                      help="Vimeo90K triplet folder (tri_trainlist.txt, sequences/<seq>/im1.png..im3.png)")
+    data.add_argument("--from-videos", dest="videos", nargs="+", type=Path, default=None, metavar="FILE",
+                      help="your videos (or numbered image folders), cut into triplets; scene cuts and "
+                           "static pairs are left out")
+    data.add_argument("--gap", dest="gaps", type=_gaps, default=None,
+                      help="videos: frames i and i+2G predict i+G; comma-separated for several (default "
+                           f"{_listed(d['gaps'])}: "
+                           "i, i+2 -> i+1; larger gaps: larger motion)")
+    data.add_argument("--stride", type=int, default=None,
+                      help=f"videos: a triplet starts every N frames (default {d['stride']})")
+    data.add_argument("--crop", type=int, default=None,
+                      help=f"random square crop side, a multiple of {TRAIN_MULTIPLE} (default {d['crop']})")
+    data.add_argument("--no-augment", dest="augment", action="store_const", const=False, default=None,
+                      help="crops only: no flips, channel reversal, input swap or rotations")
+    data.add_argument("--val-split", type=float, default=None,
+                      help=f"fraction held back for validation (default {d['val_split']:g}; videos: the end of each)")
+    data.add_argument("--val-items", type=int, default=None,
+                      help=f"held-back triplets scored (default {d['val_items']})")
+    opt = parser.add_argument_group("training")
+    opt.add_argument("--init", default=None,
+                     help=f"start from: {DEFAULT_INIT} (the published weights, default), a flownet.pkl / run "
+                          f"folder, or {INIT_SCRATCH}")
+    opt.add_argument("--steps", type=int, default=None, help=f"optimizer steps (default {d['steps']})")
+    opt.add_argument("--batch", type=int, default=None,
+                     help=f"global batch, split over the processes (default {d['batch']}; the paper: 64 on 4 GPUs)")
+    opt.add_argument("--lr", type=float, default=None,
+                     help=f"peak learning rate (default {FINETUNE_LR:.0e} fine-tuning, {SCRATCH_LR:.0e} from scratch)")
+    opt.add_argument("--lr-min", type=float, default=None,
+                     help=f"final learning rate of the cosine (default lr x {LR_FLOOR_RATIO:g})")
+    opt.add_argument("--warmup", type=int, default=None,
+                     help=f"warm-up steps (default {WARMUP_STEPS}, at most {WARMUP_MAX_SHARE:g} of --steps)")
+    opt.add_argument("--weight-decay", type=float, default=None,
+                     help=f"AdamW weight decay (default {d['weight_decay']:g})")
+    opt.add_argument("--clip", type=float, default=None, help=f"gradient norm clipping (default {d['clip']:g})")
+    opt.add_argument("--precision", default=None,
+                     help=f"{', '.join(DTYPES)} (default {d['precision']}: bfloat16 where the CPU/GPU has it; "
+                          "float16 on older GPUs)")
+    opt.add_argument("--seed", type=int, default=None,
+                     help=f"seed of the data order, augmentation and init (default {d['seed']})")
+    run = parser.add_argument_group("run")
+    run.add_argument("--checkpoint-every", type=int, default=None,
+                     help=f"steps between checkpoints (default {d['checkpoint_every']})")
+    run.add_argument("--log-every", type=int, default=None,
+                     help=f"steps between progress lines (default {d['log_every']})")
+    run.add_argument("--val-every", type=int, default=None,
+                     help=f"steps between validations (default {d['val_every']})")
+    run.add_argument("--workers", type=int, default=0, help="DataLoader worker processes (default 0)")
+    run.add_argument("--device", default=DEVICES[0],
+                     help=f"{', '.join(DEVICES)} (default {DEVICES[0]}; under torchrun each process takes GPU "
+                          "LOCAL_RANK)")
+    run.add_argument("--model-dir", type=Path, default=None,
+                     help="where fetched models are cached (default $RIFE_LIVE_MODEL_DIR or ~/.cache/rife-live/models)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def train_main(argv: Sequence[str] | None = None) -> int:
+    args = _train_parser().parse_args(argv)
+
+    def run() -> int:
+        from rife_live.train.config import RunOptions, TrainConfig
+        from rife_live.train.loop import train
+
+        given = {name: getattr(args, name) for name in TRAIN_SETTINGS if getattr(args, name) is not None}
+        if "videos" in given:
+            given["videos"] = tuple(p.expanduser().absolute() for p in given["videos"])
+        if "vimeo" in given:
+            given["vimeo"] = given["vimeo"].expanduser().absolute()
+        if args.resume and given:
+            flags = ", ".join("--" + ("from-videos" if k == "videos" else "gap" if k == "gaps"
+                                      else "no-augment" if k == "augment" else k.replace("_", "-")) for k in given)
+            raise ConfigError(f"--resume continues the run with its saved settings; leave out {flags}")
+        options = RunOptions(output=args.output.expanduser(), resume=args.resume, replace=args.yes,
+                             device=args.device, workers=args.workers, model_dir=args.model_dir,
+                             progress=sys.stderr.isatty())
+        result = train(None if args.resume else TrainConfig(**given), options, _log("rife-train"))
+        # another process of a distributed run may have been the one stopped (torchrun sends SIGTERM)
+        stopped = exit_code_for(result.signum if result.signum is not None else signal.SIGTERM)
+        if not result.main:
+            return stopped if result.interrupted else 0
+        where = result.output
+        if result.interrupted:
+            print(f"rife-train: interrupted at step {result.step} of {result.total_steps}: checkpoint saved "
+                  f"in {where} (continue with: rife-train --resume -o {where})", file=sys.stderr)
+            return stopped
+        quality = "" if result.val_psnr is None else (
+            f"; held-back PSNR {result.val_psnr:.2f} dB (50/50 blend {result.blend_psnr:.2f} dB)")
+        print(f"rife-train: done: step {result.step} of {result.total_steps}, {result.step - result.start_step} "
+              f"steps in {result.seconds:.0f} s ({result.samples_per_s:.2f} samples/s){quality}; "
+              f"weights in {where / 'flownet.pkl'} (use --model {where})", file=sys.stderr)
+        return 0
+
+    return _guard("rife-train", run)

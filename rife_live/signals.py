@@ -7,7 +7,10 @@ for Ctrl+C runs: an export's output is finalized and playable, the stats are wri
 is joined, and the process exits with 128 + the signal's number (130, 143, 129).
 
 ``held()`` marks a stretch that must not be cut (a frame between the encoder and the muxer, a
-container's trailer): a signal that arrives inside it is delivered when it ends.
+container's trailer): a signal that arrives inside it is delivered when it ends. ``polled()`` marks
+code that looks for a stop itself between units of work that must not be cut (training steps,
+which every process of a distributed run must end at the same one): a signal inside it is only
+recorded, and the code reads it from the function ``polled`` yields.
 
 A second stop signal quits at once: cleanup that takes too long (a network pass in flight on a
 slow CPU) is cut short. The callbacks registered with ``on_abandon`` run first (an export removes
@@ -77,6 +80,7 @@ class StopSignals:
         self._say = say or (lambda text: print(text, file=sys.stderr, flush=True))
         self._previous: dict[int, object] = {}
         self._depth = 0  # nesting of held() blocks
+        self._polled = 0  # nesting of polled() blocks
         self._pending: int | None = None  # a signal that came inside held(), delivered at its end
         self._abandon: list[Callable[[], None]] = []
 
@@ -99,6 +103,8 @@ class StopSignals:
             self._force_quit(signum)
             return
         self.received = signum
+        if self._polled:
+            return  # the code in the polled() block reads it between its steps
         if self._depth:
             self._pending = signum
             return
@@ -126,6 +132,16 @@ class StopSignals:
             if self._depth == 0 and self._pending is not None:
                 signum, self._pending = self._pending, None
                 raise Interrupted(signum)
+
+    @contextmanager
+    def polled(self) -> Iterator[Callable[[], int | None]]:
+        """Record a stop signal instead of raising it; yields the function that says which came
+        (None while none has)."""
+        self._polled += 1
+        try:
+            yield lambda: self.received
+        finally:
+            self._polled -= 1
 
     def on_abandon(self, callback: Callable[[], None]) -> Callable[[], None]:
         """Run ``callback`` if a second signal quits at once; returns the function that unregisters it."""
@@ -172,6 +188,23 @@ def held() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         if caught:
             previous(*caught[0])
+
+
+@contextmanager
+def polled(prog: str = "rife-live") -> Iterator[Callable[[], int | None]]:
+    """A stretch that polls for a stop itself (``StopSignals.polled``); yields the function that
+    says which stop signal came, None while none has. Without an installed ``StopSignals`` (library
+    use) one is installed for the block on the main thread; in other threads nothing is ever received."""
+    guard = installed()
+    if guard is not None:
+        with guard.polled() as received:
+            yield received
+        return
+    if threading.current_thread() is not threading.main_thread():
+        yield lambda: None
+        return
+    with StopSignals(prog) as own, own.polled() as received:
+        yield received
 
 
 def on_abandon(callback: Callable[[], None]) -> Callable[[], None]:

@@ -56,6 +56,30 @@ def test_held_delivers_after_the_block() -> None:
     assert reached_end and caught.value.signum == signal.SIGTERM
 
 
+def test_polled_records_the_signal_for_the_code_to_read() -> None:
+    steps = 0
+    with StopSignals("test", quit_now=quit_now):
+        with signals.polled() as received:
+            while received() is None:  # a training loop: it ends itself after the step in hand
+                steps += 1
+                if steps == 3:
+                    deliver(signal.SIGHUP)
+        assert received() == signal.SIGHUP and steps == 3
+        with pytest.raises(Quit) as quit_code:  # a second signal still quits at once
+            with signals.polled():
+                deliver(signal.SIGINT)
+    assert quit_code.value.args == (130,)
+
+
+def test_polled_without_an_installed_handler_installs_one_for_the_block() -> None:
+    before = signal.getsignal(signal.SIGTERM)
+    with signals.polled() as received:
+        assert isinstance(signal.getsignal(signal.SIGTERM), StopSignals)
+        deliver(signal.SIGTERM)
+        assert received() == signal.SIGTERM
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
 def test_second_signal_runs_abandon_callbacks_and_quits() -> None:
     cleaned: list[str] = []
     said: list[str] = []

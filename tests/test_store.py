@@ -121,3 +121,32 @@ def test_bad_weight_files(kind, weights, tmp_path):
         store.load_state(bad)
     assert "\n" not in str(err.value)
     assert not (tmp_path / "pwned").exists()
+
+
+def test_save_state_round_trip_in_the_published_layout(weights, tmp_path):
+    published = torch.load(weights, map_location="cpu", weights_only=True)
+    student, teacher = store.load_training_state(weights)
+    assert teacher is not None and all(k.startswith("block_tea.") for k in teacher)
+    assert len(student) + len(teacher) == len(published)  # every published tensor: 3 blocks + teacher
+    saved = tmp_path / "flownet.pkl"
+    store.save_state(saved, {**student, **teacher})
+    raw = torch.load(saved, map_location="cpu", weights_only=True)
+    assert set(raw) == set(published)  # the published key layout, module. prefix included
+    assert all(torch.equal(raw[k], published[k]) for k in published)
+    assert not [p.name for p in tmp_path.iterdir() if p.name != "flownet.pkl"]  # no temporary left behind
+    again, again_teacher = store.load_training_state(saved)
+    assert again_teacher is not None and torch.equal(again["block2.conv1.2.bias"], student["block2.conv1.2.bias"])
+
+
+def test_training_state_without_teacher_and_with_a_bad_one(weights, tmp_path):
+    good = torch.load(weights, map_location="cpu", weights_only=True)
+    plain = tmp_path / "plain.pkl"
+    torch.save({k: v for k, v in good.items() if "block_tea" not in k}, plain)
+    assert store.load_training_state(plain)[1] is None
+    assert len(store.load_state(plain)) == len(store.expected_shapes())
+    bad = tmp_path / "bad.pkl"
+    good["module.block_tea.conv0.0.0.weight"] = torch.zeros(45, 11, 3, 3)
+    torch.save(good, bad)
+    with pytest.raises(ModelError, match="block_tea.conv0.0.0.weight"):
+        store.load_training_state(bad)
+    assert len(store.load_state(bad)) == len(store.expected_shapes())  # inference ignores the teacher

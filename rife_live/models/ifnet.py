@@ -20,6 +20,8 @@ from torch import nn
 
 BLOCK_NAMES = ("block0", "block1", "block2")
 IN_PLANES = 11  # warped0 (3) + warped1 (3) + mask (1) + flow (4)
+TEACHER_BLOCK = "block_tea"  # the training-time teacher in the published file (DESIGN §3.1); unused here
+TEACHER_IN_PLANES = 14  # warped0 (3) + warped1 (3) + mask (1) + ground-truth middle (3) + flow (4)
 WIDTH = 90  # feature channels of every block
 FLOW_CHANNELS = 4
 MASK_CHANNELS = 1
@@ -282,16 +284,32 @@ class IFNet(nn.Module):
                 module.bounded = bool((module.weight <= 1).all())
 
 
-def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """The entries of a published state dict this network uses, with the ``module.`` prefix removed."""
+def _blocks_state(state: dict[str, torch.Tensor], blocks: tuple[str, ...]) -> dict[str, torch.Tensor]:
+    """The entries of ``state`` that belong to ``blocks``, with the ``module.`` prefix removed."""
     out: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         name = key[len(STATE_DICT_PREFIX):] if key.startswith(STATE_DICT_PREFIX) else key
-        if name.split(".", 1)[0] in BLOCK_NAMES:
+        if name.split(".", 1)[0] in blocks:
             out[name] = value
     return out
+
+
+def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The entries of a published state dict this network uses, with the ``module.`` prefix removed."""
+    return _blocks_state(state, BLOCK_NAMES)
 
 
 def expected_shapes() -> dict[str, tuple[int, ...]]:
     """Parameter names and shapes of the network (without prefix), for validating weight files."""
     return {name: tuple(p.shape) for name, p in IFNet().state_dict().items()}
+
+
+def teacher_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The teacher block's entries of a published state dict (``block_tea.*``), prefix removed."""
+    return _blocks_state(state, (TEACHER_BLOCK,))
+
+
+def teacher_shapes() -> dict[str, tuple[int, ...]]:
+    """Parameter names (``block_tea.*``) and shapes of the teacher block, for validating weight files."""
+    block = IFBlock(in_planes=TEACHER_IN_PLANES)
+    return {f"{TEACHER_BLOCK}.{name}": tuple(p.shape) for name, p in block.state_dict().items()}

@@ -18,12 +18,12 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import BinaryIO, Callable
 
 import torch
 
-from rife_live.errors import ModelError
-from rife_live.models.ifnet import STATE_DICT_PREFIX, expected_shapes, network_state
+from rife_live.errors import ModelError, OutputError
+from rife_live.models.ifnet import STATE_DICT_PREFIX, expected_shapes, network_state, teacher_shapes, teacher_state
 
 DEFAULT_MODEL = "rife-hd-v3"
 MODEL_DIR_ENV = "RIFE_LIVE_MODEL_DIR"
@@ -165,8 +165,8 @@ def resolve(model: str | os.PathLike[str] | None = None, model_dir: Path | None 
     raise ModelError(f"no such model '{name}': not a registered name ({known}) nor an existing file or folder")
 
 
-def load_state(path: Path) -> dict[str, torch.Tensor]:
-    """Load a weights file safely and validate it against the network; returns the network's entries."""
+def _load_raw(path: Path) -> dict[str, torch.Tensor]:
+    """``torch.load(weights_only=True)`` of a weights file that must hold a dict of tensors."""
     try:
         raw = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - a tampered file can fail anywhere inside the unpickler
@@ -174,8 +174,12 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
         raise ModelError(f"{path} is not a loadable weights file ({first[:160]})") from exc
     if not isinstance(raw, dict) or not all(isinstance(v, torch.Tensor) for v in raw.values()):
         raise ModelError(f"{path} is not a state dict of tensors (found {type(raw).__name__})")
-    state = network_state(raw)
-    expected = expected_shapes()
+    return raw
+
+
+def _validated(path: Path, state: dict[str, torch.Tensor],
+               expected: dict[str, tuple[int, ...]]) -> dict[str, torch.Tensor]:
+    """The ``expected`` entries of ``state``: every one present, of its shape, finite floating point."""
     missing = [k for k in expected if k not in state]
     if missing:
         raise ModelError(f"{path} is not a RIFE HD v3 (IFNet) state dict: {len(missing)} of {len(expected)} "
@@ -187,6 +191,47 @@ def load_state(path: Path) -> dict[str, torch.Tensor]:
         if not state[key].is_floating_point() or not bool(torch.isfinite(state[key]).all()):
             raise ModelError(f"{path} has invalid values in '{key}' (not finite floating point)")
     return {k: state[k] for k in expected}
+
+
+def load_state(path: Path) -> dict[str, torch.Tensor]:
+    """Load a weights file safely and validate it against the network; returns the network's entries."""
+    return _validated(path, network_state(_load_raw(path)), expected_shapes())
+
+
+def load_training_state(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor] | None]:
+    """Like ``load_state``, and also the teacher block (``block_tea.*`` keys, validated the same
+    way) that training uses; None when the file has no teacher (a from-scratch teacher is made)."""
+    raw = _load_raw(path)
+    state = _validated(path, network_state(raw), expected_shapes())
+    teacher = teacher_state(raw)
+    if not teacher:
+        return state, None
+    return state, _validated(path, teacher, teacher_shapes())
+
+
+def write_atomically(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    """Call ``write`` on a temporary file beside ``path``, flush it to disk, then move it into place
+    (``os.replace``): a reader, a crash or Ctrl+C never finds a half-written file under ``path``."""
+    path = Path(path)
+    part = path.with_name(f".{path.name}.part{os.getpid()}")
+    try:
+        with open(part, "wb") as handle:
+            write(handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(part, path)
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    finally:
+        part.unlink(missing_ok=True)
+
+
+def save_state(path: Path, state: dict[str, torch.Tensor]) -> None:
+    """Write a state dict (unprefixed names: ``block0.*`` ... and ``block_tea.*``) in the published
+    key layout (every key prefixed ``module.``), atomically (``write_atomically``); ``load_state``
+    and ``--model PATH`` read it back."""
+    payload = {f"{STATE_DICT_PREFIX}{k}": v.detach().to("cpu", torch.float32).contiguous() for k, v in state.items()}
+    write_atomically(Path(path), lambda handle: torch.save(payload, handle))
 
 
 def load(model: str | os.PathLike[str] | None = None, model_dir: Path | None = None,
