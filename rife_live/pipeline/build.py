@@ -22,7 +22,7 @@ import numpy as np
 from rife_live.config import AUTO, DISPLAY_RATE, Config, VideoOptions
 from rife_live.errors import ConfigError
 from rife_live.models import adaptive
-from rife_live.pipeline.convert import make_frame_ring
+from rife_live.pipeline.convert import frame_dtype, make_frame_ring
 from rife_live.pipeline.decode import DecodeOptions, DecodeThread
 from rife_live.pipeline.interpolate import InterpolateOptions, InterpolateThread, make_output_ring, output_shape
 from rife_live.pipeline.pcm import PcmTarget
@@ -80,10 +80,11 @@ def check_range(video: VideoOptions, source: Source) -> None:
         raise ConfigError(f"--start {float(start):g} s is at or past the end of the input ({float(duration):g} s)")
 
 
-def live_ring_b_slots(rate: Fraction, height: int, width: int, montage: bool) -> int:
-    """Ring B capacity for live playback at ``rate`` output frames per second."""
+def live_ring_b_slots(rate: Fraction, height: int, width: int, montage: bool, item_bytes: int = 1) -> int:
+    """Ring B capacity for live playback at ``rate`` output frames per second (``item_bytes``: 2
+    for uint16 frames)."""
     wanted = int(-(-LIVE_RING_B_SECONDS * rate // 1))
-    affordable = MAX_RING_B_BYTES // int(np.prod(output_shape(height, width, montage)))
+    affordable = MAX_RING_B_BYTES // (int(np.prod(output_shape(height, width, montage))) * item_bytes)
     return max(MIN_RING_B_SLOTS, min(wanted, affordable))
 
 
@@ -185,8 +186,10 @@ def build_pipeline(config: Config, source: Source, mode: Mode, engine: Interpola
         raise ValueError("a live pipeline needs the presenter's clock")
     start = options.start if start is None else start
     ring_a = make_frame_ring(video, RING_A_SLOTS)
-    slots = live_ring_b_slots(rate, video.height, video.width, options.montage) if live else EXPORT_RING_B_SLOTS
-    ring_b = make_output_ring(video.height, video.width, options.montage, slots)
+    dtype = frame_dtype(video)  # uint16 for sources deeper than 8 bits (DESIGN.md §11)
+    slots = (live_ring_b_slots(rate, video.height, video.width, options.montage, dtype.itemsize) if live
+             else EXPORT_RING_B_SLOTS)
+    ring_b = make_output_ring(video.height, video.width, options.montage, slots, dtype)
     ring_a.reset(epoch)
     ring_b.reset(epoch)
     decode = DecodeThread(source, ring_a, DecodeOptions(start=start, end=options.end), pcm=pcm)
