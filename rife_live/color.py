@@ -19,6 +19,8 @@ color.glsl``) implements the same formulas in GLSL; the tests hold the two to ea
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from rife_live.colorinfo import HLG, PQ, REFERENCE_WHITE_NITS, ColorInfo
@@ -34,7 +36,7 @@ PQ_MAX_NITS = 10000.0
 # -- ARIB STD-B67 / BT.2100 HLG ----------------------------------------------------------------------
 HLG_A = 0.17883277
 HLG_B = 1 - 4 * HLG_A
-HLG_C = 0.5 - HLG_A * np.log(4 * HLG_A)
+HLG_C = 0.5 - HLG_A * math.log(4 * HLG_A)
 HLG_NOMINAL_PEAK = 1000.0  # nits of the reference HLG display (system gamma 1.2)
 HLG_GAMMA_BASE = 1.2
 HLG_GAMMA_SLOPE = 0.42  # gamma = 1.2 + 0.42 log10(peak / 1000), BT.2100 note 5f
@@ -191,18 +193,22 @@ def to_linear_nits(code: np.ndarray, color: ColorInfo) -> np.ndarray:
     if color.transfer == PQ:
         return pq_eotf(code)
     if color.transfer == HLG:
-        return hlg_ootf(hlg_inverse_oetf(code), luminance_weights(color.primaries), color.peak_nits)
+        weights = luminance_weights(color.primaries).astype(code.dtype)
+        return hlg_ootf(hlg_inverse_oetf(code), weights, color.peak_nits)
     return REFERENCE_WHITE_NITS * sdr_eotf(code)
 
 
 def to_sdr(code: np.ndarray, color: ColorInfo, curve: str = DEFAULT_TONE_CURVE,
            target_peak: float = REFERENCE_WHITE_NITS) -> np.ndarray:
-    """Code values in [0, 1] (..., 3) of ``color`` -> BT.709 SDR code values in [0, 1] (float64):
-    linearize, convert the gamut to BT.709, tone-map ``color.peak_nits`` to ``target_peak``, clip
-    what is out of gamut, re-encode with BT.1886."""
-    nits = to_linear_nits(np.asarray(code, np.float64), color)
+    """Code values in [0, 1] (..., 3) of ``color`` -> BT.709 SDR code values in [0, 1] (float64, or
+    float32 for float32 input): linearize, convert the gamut to BT.709, tone-map
+    ``color.peak_nits`` to ``target_peak``, clip what is out of gamut, re-encode with BT.1886."""
+    code = np.asarray(code)
+    if code.dtype not in (np.float32, np.float64):
+        code = code.astype(np.float64)
+    nits = to_linear_nits(code, color)
     if color.primaries != TARGET_PRIMARIES:
-        nits = nits @ gamut_matrix(color.primaries).T
+        nits = nits @ gamut_matrix(color.primaries).T.astype(code.dtype)
     mapped = tone_map(nits, curve, color.peak_nits, target_peak)
     return sdr_inverse_eotf(np.clip(mapped / target_peak, 0.0, 1.0))
 
@@ -213,14 +219,15 @@ def needs_mapping(color: ColorInfo) -> bool:
     return color.hdr or PRIMARY_XY.get(color.primaries, PRIMARY_XY[TARGET_PRIMARIES]) != PRIMARY_XY[TARGET_PRIMARIES]
 
 
-def code_values(image: np.ndarray) -> np.ndarray:
-    """An integer RGB image as float64 code values in [0, 1] (uint8 / 255, uint16 / 65535)."""
-    return image.astype(np.float64) / float(np.iinfo(image.dtype).max)
+def code_values(image: np.ndarray, dtype: type = np.float64) -> np.ndarray:
+    """An integer RGB image as code values in [0, 1] (uint8 / 255, uint16 / 65535), float64 or ``dtype``."""
+    return image.astype(dtype) * dtype(1.0 / np.iinfo(image.dtype).max)
 
 
 def to_sdr_uint8(image: np.ndarray, color: ColorInfo, curve: str = DEFAULT_TONE_CURVE) -> np.ndarray:
-    """An HxWx3 uint8/uint16 frame of ``color`` -> HxWx3 uint8 BT.709 SDR (``to_sdr``, rounded)."""
-    return np.rint(to_sdr(code_values(image), color, curve) * 255.0).astype(np.uint8)
+    """An HxWx3 uint8/uint16 frame of ``color`` -> HxWx3 uint8 BT.709 SDR (``to_sdr`` in float32,
+    rounded: the exports' frames)."""
+    return np.rint(to_sdr(code_values(image, np.float32), color, curve) * np.float32(255.0)).astype(np.uint8)
 
 
 def narrow_to_uint8(image: np.ndarray) -> np.ndarray:

@@ -25,7 +25,9 @@ TRANSFERS = {1: "bt709", 4: "gamma22", 5: "gamma28", 6: "smpte170m", 7: "smpte24
 # AVColorSpace -> the matrix names of VideoInfo.colorspace (BT.601's two tags are one matrix; BT.2020's
 # constant-luminance matrix is converted as the non-constant one, as swscale does).
 MATRICES = {1: "bt709", 4: "fcc", 5: "bt601", 6: "bt601", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+# ... and back to libavutil's tag, and to swscale's name of the matrix (PyAV's Colorspace enum).
 MATRIX_TAGS = {"bt709": 1, "fcc": 4, "bt601": 6, "smpte240m": 7, "bt2020": 9}  # written on output
+SWS_MATRICES = {"bt709": "itu709", "bt601": "itu601", "bt2020": "bt2020", "smpte240m": "smpte240m", "fcc": "fcc"}
 PRIMARY_TAGS = {name: tag for tag, name in PRIMARIES.items()}
 TRANSFER_TAGS = {name: tag for tag, name in TRANSFERS.items()}
 RANGE_LIMITED, RANGE_FULL = 1, 2  # AVCOL_RANGE_MPEG, AVCOL_RANGE_JPEG

@@ -15,11 +15,10 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from rife_live.colorinfo import SWS_MATRICES  # VideoInfo.colorspace -> swscale's name for the matrix
 from rife_live.frames import VideoInfo
 from rife_live.pipeline.ring import Ring
 
-# VideoInfo.colorspace -> swscale's name for the matrix (PyAV's Colorspace enum).
-SWS_MATRICES = {"bt709": "itu709", "bt601": "itu601", "bt2020": "bt2020", "smpte240m": "smpte240m", "fcc": "fcc"}
 RGB_CHANNELS = 3
 
 

@@ -112,7 +112,7 @@ def shader_defines() -> str:
                    for name, index in colormath.TONE_CURVE_IDS.items()})
     values.update({"PQ_M1": colormath.PQ_M1, "PQ_M2": colormath.PQ_M2, "PQ_C1": colormath.PQ_C1,
                    "PQ_C2": colormath.PQ_C2, "PQ_C3": colormath.PQ_C3, "PQ_MAX_NITS": colormath.PQ_MAX_NITS,
-                   "HLG_A": colormath.HLG_A, "HLG_B": colormath.HLG_B, "HLG_C": float(colormath.HLG_C),
+                   "HLG_A": colormath.HLG_A, "HLG_B": colormath.HLG_B, "HLG_C": colormath.HLG_C,
                    "SDR_GAMMA": colormath.SDR_GAMMA, "SIGNAL_FLOOR": colormath.SIGNAL_FLOOR})
     values.update({f"HABLE_{letter}": value for letter, value in zip("ABCDEF", colormath.HABLE)})
     return "".join(f"#define {name} {float(v)!r}\n" if isinstance(v, float) else f"#define {name} {v}\n"

@@ -23,8 +23,8 @@ import av
 import numpy as np
 
 from rife_live.color import DEFAULT_TONE_CURVE, narrow_to_uint8, to_sdr_uint8
-from rife_live.colorinfo import (MATRIX_TAGS, PRIMARY_TAGS, RANGE_FULL, RANGE_LIMITED, TRANSFER_TAGS, WIDEN_8_TO_16,
-                                 ColorInfo)
+from rife_live.colorinfo import (MATRIX_TAGS, PRIMARY_TAGS, RANGE_FULL, RANGE_LIMITED, SHORT_NAMES,
+                                 SWS_MATRICES, TRANSFER_TAGS, WIDEN_8_TO_16, ColorInfo)
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +34,6 @@ SDR_PIX_FMT = "yuv420p"
 DEEP_VCODECS = {"webm": ("libsvtav1",)}
 DEEP_VCODECS_OTHER = ("libx265", "libsvtav1")
 SDR_OUTPUT = ColorInfo()  # what a tone-mapped file says: BT.709, limited range, 8 bits
-# swscale's names of the matrices a file may be written with (ColorInfo.matrix -> PyAV's Colorspace)
-SWS_MATRICES = {"bt709": "itu709", "bt601": "itu601", "bt2020": "bt2020", "smpte240m": "smpte240m", "fcc": "fcc"}
 RGB_FORMATS = {8: "rgb24", 16: "rgb48le"}  # what the frames are handed to swscale as
 # Encoders that take HDR10 metadata as parameters: x264/x265 (its key, the light level's name) in
 # units of 0.00002 and 0.0001 nits; SVT-AV1 in decimal units.
@@ -150,7 +148,7 @@ def hdr_options(codec: str, tags: ColorInfo, options: dict[str, str]) -> dict[st
                   for kind, m in parts]
     else:
         log.warning("%s cannot carry HDR10 metadata (mastering display, content light level): the file keeps "
-                    "the %s tags only", codec, tags.transfer)
+                    "the %s tags only", codec, SHORT_NAMES.get(tags.transfer, tags.transfer).upper())
         return out
     out[key] = ":".join(v for v in (out.get(key, ""), *values) if v)
     return out
