@@ -3,8 +3,8 @@
 Container from the file extension (``CONTAINERS``). Video: libx264 yuv420p by default (VP9 for
 .webm), tagged and converted as BT.709 limited range. Sources deeper than 8 bits or HDR keep their
 colour instead (``sinks/colorout.py``: 10-bit HEVC or AV1, the source's tags and HDR10 metadata;
-an 8-bit pixel format from an HDR source is tone-mapped to SDR). Output frame k is stamped k / rate in a time
-base of 1 / rate; mp4 and mov keep that exactly (their timescale is a multiple of that time base's
+an 8-bit pixel format from an HDR source is tone-mapped to SDR). Output frame k is stamped k / rate
+in a time base of 1 / rate; mp4 and mov keep that exactly (their timescale is a multiple of that time base's
 denominator), Matroska (.mkv, .webm) stores milliseconds, so a reader gets k / rate
 rounded to the nearest millisecond there (``round(pts * rate)`` still gives k back).
 
@@ -45,8 +45,8 @@ from rife_live import signals
 from rife_live.errors import InputError, OutputError
 from rife_live.frames import FrameMeta
 from rife_live.outputs import PartialFile, check_writable_folder
-from rife_live.sinks.audio import AudioCopy, AudioTranscode
 from rife_live.sinks import colorout
+from rife_live.sinks.audio import AudioCopy, AudioTranscode
 from rife_live.sinks.base import SinkBase, SinkSpec, find_encoder
 
 log = logging.getLogger(__name__)
