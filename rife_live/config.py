@@ -31,13 +31,15 @@ from pathlib import Path
 from typing import Any, Union
 
 from rife_live.audio.volume import VOLUME_RANGE
+from rife_live.color import DEFAULT_TONE_CURVE, TONE_CURVES
 from rife_live.errors import ConfigError
 from rife_live.models.settings import FLOW_SCALES, EngineConfig
-from rife_live.options import (OptionSpec, boolean, check_fields, choice, flag_spellings, in_range, integer,
-                               number, number_choice, option, option_fields, parse_rate, parse_time, file_path,
+from rife_live.options import (OptionSpec, boolean, check_fields, choice, flag_spellings, in_range, int_choice,
+                               integer, number, number_choice, option, option_fields, parse_rate, parse_time, file_path,
                                rate_or_word, text)
 from rife_live.pipeline.scenes import SceneConfig
 from rife_live.pipeline.source import InputKind, SourceOptions
+from rife_live.sinks.base import PNG_BIT_DEPTHS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -101,6 +103,9 @@ class VideoOptions:
     start: Fraction | None = option(None, parse_time, "start at this source time (seconds or [h:]m:s)", metavar="TIME")
     end: Fraction | None = option(None, parse_time, "stop at this source time", metavar="TIME")
     no_audio: bool = option(False, boolean, "leave the audio out", switch=True)
+    tone_mapping: str = option(DEFAULT_TONE_CURVE, choice(TONE_CURVES), "how HDR is shown on SDR (the window, an "
+                               "8-bit export): bt.2390 (default), hable or clip, as mpv's --tone-mapping",
+                               metavar="CURVE")
 
     def __post_init__(self) -> None:
         check_fields(self, option_label)
@@ -150,6 +155,12 @@ class OutputOptions:
     vcodec: str | None = option(None, text, "video encoder (default libx264; libvpx-vp9 for .webm)", mode=EXPORT)
     crf: int | None = option(None, in_range(integer, *CRF_RANGE), "encoder quality (default 18 for x264)",
                              mode=EXPORT)
+    pix_fmt: str | None = option(None, text, "pixel format of -o (default yuv420p; yuv420p10le for 10-bit and HDR "
+                                 "sources); an 8-bit one from an HDR source is tone-mapped to SDR", mode=EXPORT,
+                                 metavar="FMT")
+    bit_depth: int | None = option(None, int_choice(PNG_BIT_DEPTHS), "bits per channel of --png frames: 8 (default; "
+                                   "HDR is tone-mapped) or 16 (keeps a 10-bit source's precision)", mode=EXPORT,
+                                   metavar="BITS")
     stats_json: Path | None = option(None, file_path, "write run statistics to this JSON file", metavar="FILE")
 
     def __post_init__(self) -> None:
@@ -271,6 +282,10 @@ def validate(config: Config) -> Config:
         raise ConfigError(f"{', '.join(option_label(n) for n in set_rates)}: give only one output rate")
     if config.output.path is not None and config.output.png_dir is not None:
         raise ConfigError("give either -o/--output or --png, not both")
+    if config.output.pix_fmt is not None and config.output.png_dir is not None:
+        raise ConfigError(f"{option_label('pix_fmt')} applies to -o only (PNG frames are RGB: see --bit-depth)")
+    if config.output.bit_depth is not None and config.output.path is not None:
+        raise ConfigError(f"{option_label('bit_depth')} applies to --png only (for -o see --pix-fmt)")
     return config
 
 

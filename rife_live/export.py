@@ -62,7 +62,9 @@ def sink_spec(config: Config, source: Source, rate: Fraction, overwrite: bool) -
     slowmo = config.video.fps is not None
     audio = source.audio is not None and not config.video.no_audio and kind == "encoder"
     return SinkSpec(kind=kind, path=path, rate=config.video.fps if slowmo else rate, vcodec=out.vcodec, crf=out.crf,
-                    audio_from=source.target if audio else None, slowmo=slowmo, overwrite=overwrite)
+                    audio_from=source.target if audio else None, slowmo=slowmo, overwrite=overwrite,
+                    pix_fmt=out.pix_fmt, png_bit_depth=out.bit_depth or 8, color=source.video.color,
+                    tone_mapping=config.video.tone_mapping)
 
 
 def expected_frames(source: Source, config: Config, rate: Fraction) -> int | None:

@@ -158,7 +158,7 @@ def scale_for_height(height: int) -> int:
 
 def stamp_label(image: np.ndarray, text: str, scale: int = 1) -> None:
     """Write ``text`` in white on a darkened box into the top-left corner of ``image`` (HxWx3
-    uint8, in place), clipped to the picture."""
+    uint8 or uint16, in place), clipped to the picture."""
     mask = text_mask(text, scale)
     pad = LABEL_MARGIN * scale
     box_h, box_w = mask.shape[0] + 2 * pad, mask.shape[1] + 2 * pad
@@ -170,4 +170,4 @@ def stamp_label(image: np.ndarray, text: str, scale: int = 1) -> None:
     box = image[top:bottom, left:right]
     np.multiply(box, LABEL_BOX_SHADE, out=box, casting="unsafe")
     glyphs = mask[: max(0, bottom - top - pad), : max(0, right - left - pad)]
-    box[pad : pad + glyphs.shape[0], pad : pad + glyphs.shape[1]][glyphs] = BYTE_MAX
+    box[pad : pad + glyphs.shape[0], pad : pad + glyphs.shape[1]][glyphs] = np.iinfo(image.dtype).max

@@ -6,9 +6,11 @@ what describes it. Timestamps are exact: ``fractions.Fraction`` seconds, never a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
+
+from rife_live.colorinfo import ColorInfo
 
 
 class FrameKind(str, Enum):
@@ -35,8 +37,9 @@ class VideoInfo:
     codec: str
     pix_fmt: str
     rotation: int = 0  # degrees clockwise the decoded picture is turned to display upright
-    colorspace: str = "bt709"  # matrix used for YUV->RGB ("bt709" or "bt601")
+    colorspace: str = "bt709"  # matrix used for YUV->RGB ("bt709" or "bt601"; the same as color.matrix)
     frame_count: int | None = None  # container's count when it gives one (not trusted for timing)
+    color: ColorInfo = field(default_factory=ColorInfo)  # what the code values mean (DESIGN.md §11)
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,8 @@ class FrameMeta:
 
     ``pts`` is in seconds from the source's time origin. ``epoch`` increases on every seek or
     reconnect; consumers drop slots of an older epoch. ``source_index`` counts decoded source frames
-    within an epoch. ``kind`` says how an output frame was made.
+    within an epoch. ``kind`` says how an output frame was made. ``color`` says what the slot's code
+    values mean (None: 8-bit BT.709 SDR, as frames made outside a pipeline).
     """
 
     pts: Fraction
@@ -63,3 +67,4 @@ class FrameMeta:
     duration: Fraction | None = None
     kind: FrameKind = FrameKind.SOURCE
     t: Fraction = Fraction(0)  # position inside its source pair (0 for source frames)
+    color: ColorInfo | None = None

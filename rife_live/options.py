@@ -237,6 +237,21 @@ def choice(choices: tuple[str, ...]) -> Parser:
     return check
 
 
+def int_choice(choices: tuple[int, ...]) -> Parser:
+    """One of the integers ``choices`` (as a number or its text)."""
+    allowed = ", ".join(str(c) for c in choices)
+
+    def check(value: object) -> int:
+        try:
+            parsed = integer(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not one of {allowed}") from None
+        if parsed not in choices:
+            raise ValueError(f"{value} is not one of {allowed}")
+        return parsed
+    return check
+
+
 def number_choice(choices: tuple[float, ...], words: tuple[str, ...] = ()) -> Parser:
     """One of the numbers ``choices`` (as a number or its text), or one of ``words``."""
     allowed = ", ".join([f"{c:g}" for c in choices] + list(words))

@@ -16,12 +16,15 @@ Facts about PyAV 18 these helpers rely on (checked when they were written):
 from __future__ import annotations
 
 import random
+import struct
 from collections.abc import Iterator, Sequence
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
+
+from rife_live.colorinfo import MasteringDisplay
 
 BBB_PATH = Path(__file__).resolve().parent / "data" / "bigbuckbunny.mp4"  # a copy of the shared clip
 BBB_FRAMES = 132  # frames in bigbuckbunny.mp4 (25 fps, 1280x720)
@@ -266,6 +269,161 @@ def make_10bit_clip(path: Path | str, *, width: int = 64, height: int = 48, fram
     options = {"x265-params": "log-level=error"} if codec == "libx265" else {}
     images = source_frames(source, width, height, frames)
     return write_frames(path, images, pix_fmt="yuv420p10le", codec=codec, options=options)
+
+
+# --- deep (10-bit) and HDR clips -----------------------------------------------------------------
+# HDR10 as it is usually mastered: a P3-D65 display of 1000 nits (x265's units: 0.00002 and 0.0001 nits).
+HDR10_MASTER_DISPLAY = "G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)"
+HDR10_MAX_CLL = (1000, 400)
+HDR_PEAK_NITS = 1000.0  # the known mapping's peak: SDR white goes to 203 nits, highlights up to this
+
+
+HDR10_MASTERING = MasteringDisplay(  # HDR10_MASTER_DISPLAY as a record
+    red=(Fraction(34000, 50000), Fraction(16000, 50000)), green=(Fraction(13250, 50000), Fraction(34500, 50000)),
+    blue=(Fraction(7500, 50000), Fraction(3000, 50000)), white=(Fraction(15635, 50000), Fraction(16450, 50000)),
+    min_luminance=Fraction(1, 10000), max_luminance=Fraction(1000))
+
+
+def mastering_side_data(display: MasteringDisplay, has_primaries: int = 1, has_luminance: int = 1) -> bytes:
+    """libavutil's AVMasteringDisplayMetadata bytes for ``display``, in the units decoders use."""
+    values = []
+    for x, y in (display.red, display.green, display.blue, display.white):
+        values += [round(x * 50000), 50000, round(y * 50000), 50000]
+    values += [round(display.min_luminance * 10000), 10000, round(display.max_luminance * 10000), 10000]
+    return struct.pack("=22i", *values, has_primaries, has_luminance)
+
+
+def deep_bbb_frames(width: int, height: int, count: int, start: int = 0) -> list[np.ndarray]:
+    """``count`` RGB frames of bigbuckbunny scaled to width x height by swscale straight to 16 bits
+    (rgb48): scaling down averages 8-bit pixels, so the frames carry real precision beyond 8 bits."""
+    out: list[np.ndarray] = []
+    with av.open(str(BBB_PATH)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for index, frame in enumerate(container.decode(stream)):
+            if index < start:
+                continue
+            out.append(frame.to_ndarray(width=width, height=height, format="rgb48le", interpolation="AREA"))
+            if len(out) == count:
+                break
+    return out
+
+
+def deep_pattern_frame(width: int, height: int, index: int) -> np.ndarray:
+    """``pattern_frame`` drawn at 16 bits: smooth gradients (every 10-bit step present) and a square."""
+    ys = np.linspace(0.05, 0.95, height)[:, None]
+    xs = np.linspace(0.05, 0.95, width)[None, :]
+    img = np.empty((height, width, 3), np.float64)
+    img[..., 0] = xs * np.ones_like(ys)
+    img[..., 1] = ys * np.ones_like(xs)
+    img[..., 2] = 0.4
+    side = min(PATTERN_SQUARE, width, height)
+    x0 = (index * PATTERN_STEP) % max(1, width - side + 1)
+    y0 = (index * PATTERN_STEP // 2) % max(1, height - side + 1)
+    img[y0 : y0 + side, x0 : x0 + side] = 0.9
+    return np.rint(img * 65535).astype(np.uint16)
+
+
+def sdr_to_hdr(frames: Sequence[np.ndarray], transfer: str) -> list[np.ndarray]:
+    """The known SDR -> HDR mapping of the HDR test clips: BT.709 code values (uint8 or uint16) are
+    linearized with BT.1886, converted to BT.2020 primaries, placed at 203 nits for SDR white with
+    the highlights expanded toward ``HDR_PEAK_NITS`` (nits = 203 Y (1 + Y^2 (1000/203 - 1))), then
+    coded as PQ (``"smpte2084"``) or HLG (``"arib-std-b67"``, through the inverse BT.2100 OOTF of a
+    1000-nit display). Returns uint16 RGB code values."""
+    from rife_live import color
+
+    out = []
+    to_2020 = color.gamut_matrix("bt709", "bt2020")
+    weights = color.luminance_weights("bt2020")
+    white = 203.0
+    for frame in frames:
+        linear = np.clip(color.sdr_eotf(color.code_values(frame)) @ to_2020.T, 0.0, 1.0)
+        nits = white * linear * (1 + linear**2 * (HDR_PEAK_NITS / white - 1))
+        if transfer == "smpte2084":
+            code = color.pq_inverse_eotf(nits)
+        elif transfer == "arib-std-b67":
+            code = color.hlg_oetf(color.hlg_inverse_ootf(nits, weights, HDR_PEAK_NITS))
+        else:
+            raise ValueError(f"unknown HDR transfer {transfer!r}")
+        out.append(np.rint(np.clip(code, 0.0, 1.0) * 65535).astype(np.uint16))
+    return out
+
+
+_PRIMARY_TAGS = {"bt709": 1, "bt2020": 9}
+_TRANSFER_TAGS = {"bt709": 1, "smpte2084": 16, "arib-std-b67": 18}
+_MATRIX_TAGS = {"bt709": (1, "itu709"), "bt2020": (9, "bt2020")}
+
+
+def write_deep_frames(path: Path | str, frames: Sequence[np.ndarray], *, primaries: str = "bt709",
+                      transfer: str = "bt709", matrix: str = "bt709", fps: Fraction = Fraction(25),
+                      codec: str = "libx265", pix_fmt: str = "yuv420p10le", x265_params: str = "",
+                      options: dict[str, str] | None = None) -> Path:
+    """Encode uint16 RGB ``frames`` (code values of the given primaries/transfer) at 10 bits,
+    limited range, tagged with ``primaries``, ``transfer`` and ``matrix`` on the stream and every
+    frame. ``x265_params`` are added to libx265's (e.g. HDR10's master-display and max-cll)."""
+    path = Path(path)
+    matrix_tag, sws_matrix = _MATRIX_TAGS[matrix]
+    opts = dict(options or {})
+    if codec == "libx265":
+        opts["x265-params"] = ":".join(p for p in ("log-level=error", x265_params) if p)
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=fps, options=opts)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        ctx = stream.codec_context
+        ctx.color_primaries, ctx.color_trc = _PRIMARY_TAGS[primaries], _TRANSFER_TAGS[transfer]
+        ctx.colorspace, ctx.color_range = matrix_tag, 1
+        for index, rgb in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb48le")
+            frame = frame.reformat(format=pix_fmt, dst_colorspace=sws_matrix, dst_color_range=1)
+            frame.color_primaries, frame.color_trc = _PRIMARY_TAGS[primaries], _TRANSFER_TAGS[transfer]
+            frame.colorspace, frame.color_range = matrix_tag, 1
+            frame.pts, frame.time_base = index, 1 / fps
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return path
+
+
+def deep_source_frames(source: str, width: int, height: int, count: int, start: int = 0,
+                       static: bool = False) -> list[np.ndarray]:
+    """16-bit frames from ``"bbb"`` (``deep_bbb_frames``) or ``"pattern"`` (``deep_pattern_frame``);
+    ``static``: the first frame ``count`` times (every pair is static: copied, never interpolated)."""
+    if source == "bbb":
+        frames = deep_bbb_frames(width, height, 1 if static else count, start)
+    elif source == "pattern":
+        frames = [deep_pattern_frame(width, height, start + i) for i in range(1 if static else count)]
+    else:
+        raise ValueError(f"unknown source {source!r}: use 'bbb' or 'pattern'")
+    return frames * count if static else frames
+
+
+def make_hdr10_clip(path: Path | str, *, width: int = 64, height: int = 48, frames: int = 4, source: str = "bbb",
+                    start: int = 0, static: bool = False, codec: str = "libx265", crf: int = 12) -> Path:
+    """HDR10: HEVC Main10, BT.2020 primaries and matrix, PQ, with mastering-display and
+    content-light SEI (``HDR10_MASTER_DISPLAY``, ``HDR10_MAX_CLL``); the picture is the footage
+    through ``sdr_to_hdr``."""
+    images = sdr_to_hdr(deep_source_frames(source, width, height, frames, start, static), "smpte2084")
+    cll = ",".join(str(v) for v in HDR10_MAX_CLL)
+    return write_deep_frames(path, images, primaries="bt2020", transfer="smpte2084", matrix="bt2020",
+                             codec=codec, x265_params=f"crf={crf}:master-display={HDR10_MASTER_DISPLAY}:max-cll={cll}")
+
+
+def make_hlg_clip(path: Path | str, *, width: int = 64, height: int = 48, frames: int = 4,
+                  source: str = "bbb") -> Path:
+    """HLG: HEVC Main10, BT.2020, ARIB STD-B67 (no static metadata, as broadcast HLG)."""
+    images = sdr_to_hdr(deep_source_frames(source, width, height, frames), "arib-std-b67")
+    return write_deep_frames(path, images, primaries="bt2020", transfer="arib-std-b67", matrix="bt2020")
+
+
+def make_10bit_sdr_clip(path: Path | str, *, width: int = 64, height: int = 48, frames: int = 4,
+                        source: str = "bbb", start: int = 0, static: bool = False, codec: str = "libx265",
+                        pix_fmt: str = "yuv420p10le") -> Path:
+    """10-bit SDR tagged BT.709 (camera or anime style): the footage at 16-bit precision
+    (``deep_source_frames``). ``codec="ffv1"`` with ``pix_fmt="yuv444p10le"`` is lossless."""
+    images = deep_source_frames(source, width, height, frames, start, static)
+    return write_deep_frames(path, images, codec=codec, pix_fmt=pix_fmt)
 
 
 def make_rotated_clip(path: Path | str, *, rotation: int = 90, width: int = 64, height: int = 48,

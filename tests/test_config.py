@@ -166,3 +166,24 @@ def test_validate_catches_records_built_by_hand() -> None:
 
     with pytest.raises(ConfigError, match="give only one output rate"):
         validate(Config(video=VideoOptions(multi=2, exp=1)))
+
+
+def test_colour_options() -> None:
+    config = load_config(flags={"tone-mapping": "Hable", "path": "o.mkv", "pix-fmt": "yuv420p10le"}, user_config=False)
+    assert config.video.tone_mapping == "hable" and config.output.pix_fmt == "yuv420p10le"
+    assert load_config(flags={"png-dir": "f", "bit-depth": "16"}, user_config=False).output.bit_depth == 16
+    assert Config().video.tone_mapping == "bt.2390" and Config().output.bit_depth is None
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        ({"tone-mapping": "reinhard"}, "--tone-mapping: 'reinhard' is not one of bt.2390, hable, clip"),
+        ({"png-dir": "f", "bit-depth": "10"}, "--bit-depth: 10 is not one of 8, 16"),
+        ({"path": "o.mkv", "bit-depth": "16"}, "--bit-depth applies to --png only"),
+        ({"png-dir": "f", "pix-fmt": "yuv420p"}, "--pix-fmt applies to -o only"),
+    ],
+)
+def test_colour_option_errors(flags: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_config(flags=flags, user_config=False)

@@ -14,7 +14,9 @@ import av
 import numpy as np
 import pytest
 
+from rife_live import color
 from rife_live.audio.fifo import AudioFifo
+from rife_live.colorinfo import WIDEN_8_TO_16
 from rife_live.frames import FrameMeta
 from rife_live.pipeline.convert import make_frame_ring
 from rife_live.pipeline.decode import DecodeOptions, DecodeThread
@@ -52,9 +54,9 @@ def decode_all(target, options: DecodeOptions | None = None, capacity: int = 4, 
     return frames, thread
 
 
-def reference_frames(path: Path, **to_ndarray) -> list[np.ndarray]:
+def reference_frames(path: Path, format: str = "rgb24", **to_ndarray) -> list[np.ndarray]:
     with av.open(str(path)) as container:
-        return [f.to_ndarray(format="rgb24", **to_ndarray) for f in container.decode(video=0)]
+        return [f.to_ndarray(format=format, **to_ndarray) for f in container.decode(video=0)]
 
 
 # --- video --------------------------------------------------------------------------------------
@@ -96,13 +98,18 @@ def test_odd_size(media_cache) -> None:
 
 
 @pytest.mark.parametrize("codec", ["libx265", "libx264"])
-def test_10bit_to_8bit_rgb(tmp_path: Path, codec: str) -> None:
+def test_10bit_to_16bit_rgb(tmp_path: Path, codec: str) -> None:
     path = media.make_10bit_clip(tmp_path / "ten.mkv", codec=codec, width=128, height=96)
     frames, _ = decode_all(path)
     source = media.bbb_frames(128, 96, 4)
-    assert [(f.shape, f.dtype) for _, f in frames] == [((96, 128, 3), np.dtype(np.uint8))] * 4
-    for (_, got), want in zip(frames, source):
-        assert media.psnr(got, want) > 30  # the picture that went in, through a 10-bit round trip
+    assert [(f.shape, f.dtype) for _, f in frames] == [((96, 128, 3), np.dtype(np.uint16))] * 4
+    for (meta, got), want in zip(frames, source):
+        assert media.psnr(color.narrow_to_uint8(got), want) > 30  # the picture that went in, through 10 bits
+        assert np.any(got % WIDEN_8_TO_16)  # more than 8 bits kept: not every value is an 8-bit one widened
+        assert meta.color is not None and meta.color.bit_depth == 10
+    reference = reference_frames(path, format="rgb48le", src_colorspace="itu601")
+    for (_, got), want in zip(frames, reference):  # untagged 96-line video: BT.601, PyAV's own conversion
+        np.testing.assert_array_equal(got, want)
 
 
 def test_image_folder_in_numeric_order(media_cache) -> None:

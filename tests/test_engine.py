@@ -153,6 +153,8 @@ def test_bad_frames(default, bad, error, match):
 def test_bad_pairs_and_options(default):
     with pytest.raises(InputError, match="differ in size"):
         default.flow(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 10, 3), np.uint8))
+    with pytest.raises(InputError, match="differ in bit depth"):
+        default.flow(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint16))
     with pytest.raises(ConfigError, match="flow scale"):
         default.interpolate(np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8), 0.5, 0.3)
     with pytest.raises(ConfigError, match="--device"):
@@ -162,3 +164,22 @@ def test_bad_pairs_and_options(default):
     if not torch.cuda.is_available():
         with pytest.raises(ConfigError, match="no CUDA device"):
             Interpolator(device="cuda")
+
+
+def test_uint16_frames_go_through_at_16_bits(default):
+    """Deep frames (DESIGN.md §11) are scaled by 65535, not 255, and come back as uint16: an 8-bit
+    pair widened to 16 bits gives the 8-bit result widened, up to the rounding of 8 bits."""
+    frames = bbb_frames([60, 62])
+    eight = default.interpolate(frames[60], frames[62])
+    wide = [f.astype(np.uint16) * np.uint16(257) for f in (frames[60], frames[62])]
+    state = default.flow(*wide)
+    deep = default.synthesize(state, Fraction(1, 2))
+    assert deep.dtype == np.uint16 and deep.shape == eight.shape
+    assert default.synthesize(state, 0) is wide[0]
+    assert np.abs(deep.astype(np.int64) - eight.astype(np.int64) * 257).max() <= 2 * 257
+    assert np.any(deep % 257)  # the output keeps more than 8 bits
+    third = default.synthesize(state, Fraction(1, 3))
+    assert third.dtype == np.uint16
+    tensor = default.interpolate(torch.from_numpy(wide[0]), torch.from_numpy(wide[1]))
+    assert tensor.dtype == torch.uint16
+    np.testing.assert_array_equal(tensor.numpy(), deep)

@@ -15,9 +15,13 @@ import av
 import numpy as np
 import pytest
 
+from rife_live import color
+from rife_live.colorinfo import WIDEN_8_TO_16, ColorInfo, ContentLight
 from rife_live.config import load_config
 from rife_live.models.engine import Interpolator
 from rife_live.export import ExportResult, export
+from rife_live.pipeline.convert import convert_frame
+from rife_live.pipeline.source import describe_color, pick_colorspace
 from rife_live.sinks.stills import read_image
 from rife_live.timing import expected_output_count, output_pts
 from tests import media
@@ -274,3 +278,137 @@ def test_no_output_frame_mixes_two_shots(tmp_path) -> None:
     # Within a shot the outputs are interpolated, not repeats.
     inside = next(k for k, p in enumerate(pts) if Fraction(2, 25) < p < Fraction(3, 25))
     assert not np.array_equal(frames[inside], source[2]) and not np.array_equal(frames[inside], source[3])
+
+
+# -- colour: HDR and 10-bit sources keep their meaning (DESIGN.md §11) -------------------------------
+
+DEEP = (64, 48)
+TAGS_HDR10 = (9, 9, 16, 1)  # matrix bt2020nc, primaries bt2020, transfer smpte2084, limited range
+STATIC_FRAMES = 3
+
+
+def stream_facts(path: Path) -> tuple[str, str, tuple[int, int, int, int], ColorInfo]:
+    """The codec, pixel format, tags (matrix, primaries, transfer, range) and the colour description
+    (with HDR10 side data) of a file's first video frame, read back with PyAV."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frame = next(container.decode(stream))
+        tags = (frame.colorspace, frame.color_primaries, frame.color_trc, frame.color_range)
+        matrix = pick_colorspace(frame.colorspace, frame.height)
+        return stream.codec_context.codec.name, frame.format.name, tags, describe_color(frame, matrix)
+
+
+def first_rgb48(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        out = np.empty((frame.height, frame.width, 3), np.uint16)
+        convert_frame(frame, out, colorspace=pick_colorspace(frame.colorspace, frame.height), rotation=0)
+        return out
+
+
+def read_png16(path: Path) -> np.ndarray:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0)).to_ndarray(format="rgb48le")
+
+
+def psnr16(a: np.ndarray, b: np.ndarray) -> float:
+    mse = float(np.mean((color.code_values(a) - color.code_values(b)) ** 2))
+    return float("inf") if mse == 0 else -10 * np.log10(mse)
+
+
+@pytest.fixture(scope="module")
+def hdr10_clip(media_cache) -> Path:
+    return media_cache.get("hdr10.mkv", media.make_hdr10_clip, width=DEEP[0], height=DEEP[1], frames=3)
+
+
+def test_hdr10_export_keeps_tags_bit_depth_and_side_data(hdr10_clip, tmp_path) -> None:
+    out = tmp_path / "out.mkv"
+    _export(hdr10_clip, path=out)
+    codec, pix_fmt, tags, got = stream_facts(out)
+    *_, source = stream_facts(hdr10_clip)
+    assert (codec, pix_fmt, tags) == ("hevc", "yuv420p10le", TAGS_HDR10)
+    assert source.mastering is not None and source.light == ContentLight(*media.HDR10_MAX_CLL)
+    assert got.mastering == source.mastering and got.light == source.light  # the exact HDR10 numbers
+    assert got == source  # primaries, transfer, matrix, range, bit depth and side data
+    assert psnr16(first_rgb48(out), first_rgb48(hdr10_clip)) > 30  # the same picture (x265 at 64x48), not a misread
+
+
+@pytest.mark.parametrize("maker, tags", [(media.make_hlg_clip, (9, 9, 18, 1)),
+                                         (media.make_10bit_sdr_clip, (1, 1, 1, 1))], ids=["hlg", "sdr10"])
+def test_hlg_and_10bit_sdr_exports_keep_their_tags(media_cache, tmp_path, maker, tags) -> None:
+    clip = media_cache.get(f"{maker.__name__}.mkv", maker, width=DEEP[0], height=DEEP[1], frames=3)
+    out = tmp_path / "out.mp4"
+    _export(clip, path=out)
+    codec, pix_fmt, got_tags, got = stream_facts(out)
+    assert (codec, pix_fmt, got_tags) == ("hevc", "yuv420p10le", tags)
+    assert got == stream_facts(clip)[3]
+
+
+def test_webm_of_an_hdr_source_is_10bit_av1_with_its_side_data(hdr10_clip, tmp_path) -> None:
+    if "libsvtav1" not in av.codecs_available:
+        pytest.skip("this FFmpeg has no libsvtav1")
+    out = tmp_path / "out.webm"
+    _export(hdr10_clip, path=out)
+    codec, pix_fmt, tags, got = stream_facts(out)
+    assert pix_fmt == "yuv420p10le" and tags == TAGS_HDR10 and codec in ("libdav1d", "av1", "libaom-av1")
+    source = stream_facts(hdr10_clip)[3]
+    assert got.light == source.light and got.mastering is not None
+    assert got.mastering.max_luminance == source.mastering.max_luminance  # SVT-AV1 rounds the chromaticities
+
+
+def test_a_static_pair_keeps_the_10bit_values_exactly(media_cache, tmp_path) -> None:
+    """A 10-bit 4:4:4 lossless clip of one picture: its pairs are copied (no network), and a
+    lossless export of them has the source's 10-bit values, plane for plane."""
+    clip = media_cache.get("static10.mkv", media.make_10bit_sdr_clip, width=DEEP[0], height=DEEP[1],
+                           frames=STATIC_FRAMES, source="pattern", static=True, codec="ffv1", pix_fmt="yuv444p10le")
+    assert np.any(first_rgb48(clip) % WIDEN_8_TO_16)  # more than 8 bits: an 8-bit round trip would change it
+    out = tmp_path / "out.mkv"
+    result = _export(clip, path=out, vcodec="ffv1", pix_fmt="yuv444p10le")
+    assert result.stats["interpolate"]["network_passes"] == 0 and result.stats["interpolate"]["kinds"]["copy"] > 0
+    with av.open(str(clip)) as src:
+        want = [np.frombuffer(p, np.uint16).copy() for p in next(src.decode(video=0)).planes]
+    with av.open(str(out)) as made:
+        frames = [[np.frombuffer(p, np.uint16).copy() for p in f.planes] for f in made.decode(video=0)]
+    assert len(frames) == 2 * STATIC_FRAMES
+    for planes in frames:
+        for got, plane in zip(planes, want):
+            np.testing.assert_array_equal(got, plane)
+    pngs = tmp_path / "png16"
+    _export(clip, png_dir=pngs, bit_depth="16")
+    for path in sorted(pngs.glob("*.png")):  # 16-bit PNGs: the source's RGB values, bit for bit
+        np.testing.assert_array_equal(read_png16(path), first_rgb48(clip))
+
+
+def test_forced_8bit_export_of_hdr_is_tone_mapped_not_relabelled(media_cache, tmp_path) -> None:
+    clip = media_cache.get("hdr10_static.mkv", media.make_hdr10_clip, width=128, height=96, frames=STATIC_FRAMES,
+                           static=True)
+    out = tmp_path / "sdr.mkv"
+    _export(clip, path=out, pix_fmt="yuv420p")
+    codec, pix_fmt, tags, _ = stream_facts(out)
+    assert (codec, pix_fmt, tags) == ("h264", "yuv420p", (1, 1, 1, 1))
+    source = first_rgb48(clip)
+    hdr = stream_facts(clip)[3]
+
+    def mean_luma(rgb8: np.ndarray) -> float:  # BT.709 limited-range Y' of 8-bit RGB, as the encoder makes it
+        return float(16 + 219 * np.mean(color.code_values(rgb8) @ color.luminance_weights("bt709")))
+
+    tone_mapped = mean_luma(color.to_sdr_uint8(source, hdr))
+    relabelled = mean_luma(color.narrow_to_uint8(source))  # the PQ code values called BT.709: what was written before
+    with av.open(str(out)) as made:
+        measured = [float(np.mean(f.to_ndarray()[:f.height])) for f in made.decode(video=0)]  # the Y plane
+    assert tone_mapped - relabelled > 15  # SDR white sits at 58 % in PQ: the relabelled picture is far too dark
+    for luma in measured:
+        assert abs(luma - tone_mapped) < 1.5 and abs((luma - relabelled) - (tone_mapped - relabelled)) < 1.5
+
+
+def test_png_of_hdr_is_tone_mapped_at_8_bits_and_kept_at_16(media_cache, tmp_path) -> None:
+    clip = media_cache.get("hdr10_static.mkv", media.make_hdr10_clip, width=128, height=96, frames=STATIC_FRAMES,
+                           static=True)
+    source, hdr = first_rgb48(clip), stream_facts(clip)[3]
+    _export(clip, png_dir=tmp_path / "eight")
+    _export(clip, png_dir=tmp_path / "sixteen", bit_depth="16")
+    for image in _pngs(tmp_path / "eight"):
+        np.testing.assert_array_equal(image, color.to_sdr_uint8(source, hdr))
+    for path in sorted((tmp_path / "sixteen").glob("*.png")):
+        np.testing.assert_array_equal(read_png16(path), source)
+        assert b"cICP" in path.read_bytes()  # the PNG says BT.2020 / PQ

@@ -69,3 +69,15 @@ def test_stamp_label_clips_to_a_small_picture():
     sliver = np.full((3, 3, 3), 200, np.uint8)
     stamp_label(sliver, "x", 2)  # no room at all: left as it was
     assert (sliver == 200).all()
+
+
+def test_stamp_label_on_16bit_frames_is_white_at_16_bits():
+    frame = media.bbb_frames(320, 180, 1, start=60)[0].astype(np.uint16) * np.uint16(257)
+    eight = media.bbb_frames(320, 180, 1, start=60)[0]
+    stamp_label(frame, "source", 1)
+    stamp_label(eight, "source", 1)
+    mask = text_mask("source", 1)
+    pad = LABEL_MARGIN
+    assert (frame[2 * pad:2 * pad + mask.shape[0], 2 * pad:2 * pad + mask.shape[1]][mask] == 65535).all()
+    changed = frame != eight.astype(np.uint16) * np.uint16(257)
+    assert changed[:30, :60].any() and not changed[30:].any()  # only the label box differs (rounding)

@@ -9,11 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rife_live import color
+from rife_live.colorinfo import ColorInfo, ContentLight
 from rife_live.errors import ConfigError
 from rife_live.frames import FrameMeta
 from rife_live.present import GpuVideoOutput, NullVideoOutput, WindowConfig, open_video_output
 from rife_live.font import CELL_H, CELL_W, glyph_bits
-from rife_live.present.renderer import OSD_FLOATS_PER_VERTEX, VERTICES_PER_QUAD, Rect, letterbox, osd_box, osd_vertices
+from rife_live.present.renderer import (INCLUDE_MARK, OSD_FLOATS_PER_VERTEX, SHADER_DIR, SHADER_TRANSFERS,
+                                        VERTICES_PER_QUAD, ColorUniforms, Rect, color_uniforms, letterbox, osd_box,
+                                        osd_vertices, rgb_fragment_source, shader_defines)
 
 
 BBB = Path(__file__).resolve().parent / "data" / "bigbuckbunny.mp4"
@@ -208,3 +212,109 @@ def test_show_none_redraws_and_read_back_needs_a_picture(vo):
     assert np.array_equal(vo.read_back(), rgb)
 
 
+
+
+# ---------------------------------------------------------------- colour mapping (DESIGN.md §11)
+
+HDR10 = ColorInfo(primaries="bt2020", transfer="smpte2084", matrix="bt2020", bit_depth=10,
+                  light=ContentLight(1000, 400))
+HLG10 = ColorInfo(primaries="bt2020", transfer="arib-std-b67", matrix="bt2020", bit_depth=10)
+PATCH_NITS = (0.5, 5.0, 20.0, 100.0, 203.0, 500.0, 1000.0, 4000.0)  # grey patches, top row
+MID_GREY, WHITE, HIGHLIGHT = PATCH_NITS.index(20.0), PATCH_NITS.index(203.0), PATCH_NITS.index(1000.0)
+COLOUR_PATCHES = ((0.0, 100.0, 0.0), (203.0, 0.0, 0.0), (0.0, 0.0, 50.0), (300.0, 200.0, 20.0))  # BT.2020 nits
+PATCH_W, PATCH_H = 160, 360  # 8 x 2 patches fill the 1280x720 window, no scaling
+SHADER_TOLERANCE = 2  # levels: float32 in GL against float64 in numpy, then 8-bit rounding
+
+
+def patch_pattern(transfer: str) -> tuple[np.ndarray, list[tuple[int, int]]]:
+    """A 1280x720 uint16 frame of flat patches coded with ``transfer`` (PQ or HLG, BT.2020), and the
+    centre of each patch (x, y): grey levels on the top row, colours on the bottom."""
+    rows = [[(n, n, n) for n in PATCH_NITS], list(COLOUR_PATCHES)]
+    image = np.zeros((2 * PATCH_H, 8 * PATCH_W, 3), np.float64)
+    centres = []
+    for r, row in enumerate(rows):
+        for c, nits in enumerate(row):
+            image[r * PATCH_H:(r + 1) * PATCH_H, c * PATCH_W:(c + 1) * PATCH_W] = nits
+            centres.append((c * PATCH_W + PATCH_W // 2, r * PATCH_H + PATCH_H // 2))
+    if transfer == "smpte2084":
+        code = color.pq_inverse_eotf(image)
+    else:
+        code = color.hlg_oetf(color.hlg_inverse_ootf(image, color.luminance_weights("bt2020"), 1000.0))
+    return np.rint(code * 65535).astype(np.uint16), centres
+
+
+def patch_values(image: np.ndarray, centres: list[tuple[int, int]]) -> np.ndarray:
+    return np.array([image[y, x].astype(int) for x, y in centres])
+
+
+@pytest.mark.gl
+@pytest.mark.parametrize("source", [HDR10, HLG10], ids=["pq", "hlg"])
+def test_hdr_is_tone_mapped_like_the_reference(vo, source):
+    frame, centres = patch_pattern(source.transfer)
+    vo.show(frame, FrameMeta(pts=Fraction(0), color=source))
+    shown = patch_values(vo.read_back(), centres)
+    reference = patch_values(color.to_sdr_uint8(frame, source), centres)
+    naive = patch_values(color.narrow_to_uint8(frame), centres)  # the code values shown as BT.709
+    assert np.abs(shown - reference).max() <= SHADER_TOLERANCE
+    grey = shown[:len(PATCH_NITS), 0]
+    assert np.all(np.diff(grey) >= 0) and grey[-1] == 255  # monotonic; 4000 nits clipped to white
+    if source.transfer == "smpte2084":
+        # PQ read as SDR puts 1000 nits at 75 % (192): tone-mapped it is the window's white; reference
+        # white (203 nits) sits at 58 % (148) naively and near the top (~230) when mapped, while
+        # mid-grey (20 nits) stays within a few levels of the naive picture.
+        assert naive[HIGHLIGHT, 0] < 200 and grey[HIGHLIGHT] >= 250
+        assert grey[WHITE] - naive[WHITE, 0] > 60
+        assert abs(int(grey[MID_GREY]) - int(naive[MID_GREY, 0])) < 15
+    green = shown[len(PATCH_NITS)]
+    assert green[1] > 150 and green[0] == 0 and green[2] == 0  # BT.2020 green clipped into BT.709
+
+
+@pytest.fixture(params=["hable", "clip"])
+def vo_curve(display, request):
+    output = GpuVideoOutput(WindowConfig(width=1280, height=720, swap_interval=0, tone_mapping=request.param),
+                            osd_scale=2)
+    try:
+        assert output.window.wait_for_size(1280, 720)
+        yield output, request.param
+    finally:
+        output.close()
+
+
+@pytest.mark.gl
+def test_tone_mapping_curve_is_the_windows_choice(vo_curve):
+    vo, curve = vo_curve
+    frame, centres = patch_pattern(HDR10.transfer)
+    vo.show(frame, FrameMeta(pts=Fraction(0), color=HDR10))
+    shown = patch_values(vo.read_back(), centres)
+    assert np.abs(shown - patch_values(color.to_sdr_uint8(frame, HDR10, curve), centres)).max() <= SHADER_TOLERANCE
+    other = "bt.2390"
+    assert np.abs(shown - patch_values(color.to_sdr_uint8(frame, HDR10, other), centres)).max() > 10
+
+
+@pytest.mark.gl
+def test_deep_sdr_frames_pass_through(vo):
+    rng = np.random.default_rng(7)
+    frame = rng.integers(0, 65536, (720, 1280, 3), dtype=np.uint16)
+    frame = np.repeat(np.repeat(frame[::8, ::8], 8, axis=0), 8, axis=1)  # 8x8 blocks: filtering changes nothing
+    vo.show(frame, FrameMeta(pts=Fraction(0), color=ColorInfo(bit_depth=10)))
+    diff = np.abs(vo.read_back().astype(int) - color.narrow_to_uint8(frame))
+    assert diff.max() <= 1 and (diff == 0).mean() > 0.99  # the same code values, 16-bit texture to 8-bit screen
+
+
+def test_color_uniforms():
+    assert color_uniforms(None) == ColorUniforms()
+    assert color_uniforms(ColorInfo(bit_depth=10)) == ColorUniforms()  # BT.709 SDR: passed through
+    pq = color_uniforms(HDR10, "hable")
+    assert pq.transfer == SHADER_TRANSFERS["TRANSFER_PQ"] and pq.curve == color.TONE_CURVE_IDS["hable"]
+    assert pq.source_peak == 1000.0 and pq.target_peak == 203.0
+    np.testing.assert_allclose(pq.gamut, color.gamut_matrix("bt2020"))
+    sdr2020 = color_uniforms(ColorInfo(primaries="bt2020", bit_depth=10))
+    assert sdr2020.transfer == SHADER_TRANSFERS["TRANSFER_SDR"]
+
+
+def test_shader_constants_come_from_python():
+    defines = shader_defines()
+    for name in (*SHADER_TRANSFERS, "CURVE_BT2390", "CURVE_HABLE", "CURVE_CLIP", "PQ_M1", "HLG_C", "HABLE_F"):
+        assert f"#define {name} " in defines
+    source = rgb_fragment_source(SHADER_DIR)
+    assert INCLUDE_MARK not in source and "vec3 map_color(vec3 code)" in source

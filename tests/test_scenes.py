@@ -260,3 +260,14 @@ def test_bad_thresholds_are_config_errors(field, value) -> None:
 def test_bad_frames_are_rejected(frame) -> None:
     with pytest.raises(ValueError):
         make_thumbnail(frame)
+
+
+def test_deep_frames_score_in_the_same_levels() -> None:
+    """A uint16 frame (DESIGN.md §11) gives the thumbnail of the 8-bit frame it widens, so the
+    thresholds (8-bit levels) mean the same for 10-bit sources."""
+    rng = np.random.default_rng(2)
+    frame = rng.integers(0, 256, (96, 128, 3), dtype=np.uint8)
+    eight = make_thumbnail(frame)
+    deep = make_thumbnail(frame.astype(np.uint16) * np.uint16(257))
+    np.testing.assert_allclose(deep.cells, eight.cells, rtol=1e-5)
+    np.testing.assert_array_equal(deep.histogram, eight.histogram)

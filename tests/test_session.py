@@ -24,6 +24,7 @@ import av
 import numpy as np
 import pytest
 
+from rife_live import color
 from rife_live.config import load_config
 from rife_live.player import LiveSession, demo_clip
 from rife_live.player.commands import read_back, screenshot
@@ -333,6 +334,29 @@ def test_window_shows_the_decoded_and_the_interpolated_frame(display, clip, deco
     expected = session.engine.interpolate(decoded[index], decoded[index + 1], meta.t, scale=0.25)
     assert psnr(drawn, expected) > 40
     assert psnr(drawn, expected) > psnr(drawn, decoded[index]) + 3  # really in between
+
+
+@pytest.mark.gl
+def test_hdr10_plays_tone_mapped_with_its_colour_on_the_osd(display, tmp_path):
+    hdr = media.make_hdr10_clip(tmp_path / "hdr10.mkv", width=WIDTH, height=HEIGHT, frames=12)
+    session = gl_session(hdr, tmp_path, tone_mapping="hable")
+    session.start()
+    try:
+        assert pump(session, lambda: session.shown_meta is not None and not session.holding)
+        session.command("set", ("pause", True))
+        assert pump(session, lambda: session.paused and session.shown_meta is not None)
+        frame, meta = session.current_frame(), session.shown_meta
+        assert frame.dtype == np.uint16 and meta.color is not None and meta.color.transfer == "smpte2084"
+        drawn = read_back(session)
+        session.command("cycle", ("stats",))
+        assert pump(session, lambda: any(line.startswith("Colour") for line in session.osd_lines))
+        colour = next(line for line in session.osd_lines if line.startswith("Colour"))
+    finally:
+        session.close()
+    expected = color.to_sdr_uint8(frame, meta.color, "hable")
+    assert np.abs(drawn.astype(int) - expected).max() <= 2  # the window's tone mapping, the chosen curve
+    assert np.abs(drawn.astype(int) - color.narrow_to_uint8(frame)).mean() > 10  # not the PQ values as SDR
+    assert colour == "Colour bt2020/pq 10-bit limited, mastered 1000 nits, MaxCLL 1000 -> SDR BT.709 (hable)"
 
 
 @pytest.mark.gl

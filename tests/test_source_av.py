@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from rife_live.colorinfo import ContentLight
 from rife_live.errors import InputError
 from rife_live.pipeline.drivers import open_source
 from rife_live.pipeline.source import HWDEC_DEVICE, InputKind, SourceOptions, hardware_options
@@ -230,3 +231,25 @@ def test_nvdec_decodes_the_same_pictures(bbb_path: Path) -> None:
         pairs = [(a, b) for a, b in zip(hard.items(), soft.items()) if isinstance(a, av.VideoFrame)][:10]
         for a, b in pairs:
             assert np.array_equal(a.to_ndarray(format="rgb24"), b.to_ndarray(format="rgb24"))
+
+
+@pytest.mark.parametrize(
+    ("maker", "primaries", "transfer", "matrix", "depth", "hdr10"),
+    [
+        (media.make_hdr10_clip, "bt2020", "smpte2084", "bt2020", 10, True),
+        (media.make_hlg_clip, "bt2020", "arib-std-b67", "bt2020", 10, False),
+        (media.make_10bit_sdr_clip, "bt709", "bt709", "bt709", 10, False),
+        (media.make_clip, "bt709", "bt709", "bt601", 8, False),  # untagged 64x48 H.264: SD guesses
+    ],
+)
+def test_colour_description(media_cache, maker, primaries, transfer, matrix, depth, hdr10) -> None:
+    path = media_cache.get(f"{maker.__name__}.mkv", maker, frames=2)
+    with open_source(path) as src:
+        got = src.video.color
+    assert (got.primaries, got.transfer, got.matrix, got.bit_depth, got.full_range) == \
+        (primaries, transfer, matrix, depth, False)
+    assert got.matrix == src.video.colorspace
+    if hdr10:
+        assert got.mastering == media.HDR10_MASTERING and got.light == ContentLight(*media.HDR10_MAX_CLL)
+    else:
+        assert got.mastering is None and got.light is None

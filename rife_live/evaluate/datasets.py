@@ -18,6 +18,8 @@ Layouts (``path`` may be the dataset folder itself or the folder that holds it):
   of scikit-image's ``yuv2rgb``, clipped, truncated to 8 bits); chroma is upsampled bilinearly
   (the script uses PIL's default resize filter).
 - ``video``: any file PyAV opens. Factor 2: every odd frame is predicted from its two neighbours.
+  Frames of sources deeper than 8 bits are read as 16-bit RGB (the player's conversion, with the
+  stream's matrix: ``pipeline.convert``), so they are predicted and scored at full precision.
   Factor 4: every 4th frame is kept and the three between are predicted at t = 1/4, 1/2, 3/4.
   Pairs whose two kept frames are a scene cut (``rife_live.pipeline.scenes``, default thresholds)
   are flagged (``EvalItem.cut``) and reported apart.
@@ -37,7 +39,9 @@ import torch.nn.functional as F
 
 from rife_live.avinput import open_input, reason
 from rife_live.errors import ConfigError, InputError
+from rife_live.pipeline.convert import convert_frame
 from rife_live.pipeline.scenes import PairKind, SceneConfig, classify_pair, make_thumbnail
+from rife_live.pipeline.source import pick_colorspace
 
 PROTOCOLS = ("vimeo90k", "ucf101", "middlebury", "hd", "video")
 VIDEO_FACTORS = (2, 4)
@@ -314,7 +318,12 @@ def _decode(path: Path) -> Iterator[np.ndarray]:
         stream.thread_type = "AUTO"
         try:
             for frame in container.decode(stream):
-                yield frame.to_ndarray(format="rgb24")
+                if max((c.bits for c in frame.format.components), default=8) <= 8:
+                    yield frame.to_ndarray(format="rgb24")
+                    continue
+                out = np.empty((frame.height, frame.width, 3), np.uint16)  # deep: 16-bit RGB
+                convert_frame(frame, out, colorspace=pick_colorspace(frame.colorspace, frame.height), rotation=0)
+                yield out
         except av.FFmpegError as exc:
             raise InputError(f"cannot decode {path}: {reason(exc)}") from exc
 

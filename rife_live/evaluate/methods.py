@@ -11,7 +11,9 @@
   are reported apart by the runner. It needs YUV, so frames pass through 8-bit YUV 4:4:4 and back
   (that round trip alone is ~50 dB on real footage, above every score that matters here).
 
-Every method returns 8-bit RGB frames and the number of network passes it ran.
+Every method returns RGB frames of its inputs' dtype (8-bit, or 16-bit for deeper sources; the
+network keeps the precision, minterpolate works at 8 bits and widens its frames back) and the
+number of network passes it ran.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ import av
 import numpy as np
 from av.filter import Graph
 
+from rife_live.color import narrow_to_uint8
+from rife_live.colorinfo import WIDEN_8_TO_16
 from rife_live.errors import ConfigError
 from rife_live.models.settings import EngineConfig
 
@@ -64,10 +68,10 @@ def _check_ts(ts: Sequence[Fraction]) -> None:
 
 
 def blend_frames(frame0: np.ndarray, frame1: np.ndarray, t: Fraction) -> np.ndarray:
-    """(1 − t) · frame0 + t · frame1, rounded to 8 bits."""
+    """(1 − t) · frame0 + t · frame1, rounded to the inputs' bit depth."""
     tf = float(t)
     mix = (1.0 - tf) * frame0.astype(np.float32) + tf * frame1.astype(np.float32)
-    return np.clip(np.rint(mix), 0, U8_MAX).astype(np.uint8)
+    return np.clip(np.rint(mix), 0, np.iinfo(frame0.dtype).max).astype(frame0.dtype)
 
 
 @dataclass(frozen=True)
@@ -130,6 +134,9 @@ class MinterpolateMethod:
     name: str = "minterpolate"
 
     def predict(self, frame0: np.ndarray, frame1: np.ndarray, ts: Sequence[Fraction]) -> Prediction:
+        if frame0.dtype == np.uint16:  # the filter runs at 8 bits
+            made = minterpolate(narrow_to_uint8(frame0), narrow_to_uint8(frame1), ts)
+            return Prediction(tuple(f.astype(np.uint16) * np.uint16(WIDEN_8_TO_16) for f in made))
         return Prediction(minterpolate(frame0, frame1, ts))
 
 

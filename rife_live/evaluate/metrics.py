@@ -2,6 +2,8 @@
 
 Conventions follow the original RIFE benchmark scripts: images are 8-bit RGB (HxWx3 ``uint8``); a
 prediction is already rounded to 8 bits before it is scored; PSNR and SSIM work on values in [0, 1].
+Sources deeper than 8 bits are scored at 16 bits (``uint16`` images, 65535 = 1.0), so the
+precision they carry counts (DESIGN.md §11); a prediction and its truth have the same dtype.
 
 Two SSIMs are computed from one set of Gaussian-filtered statistics:
 
@@ -48,13 +50,19 @@ class Scores:
 def _check_pair(pred: np.ndarray, truth: np.ndarray) -> None:
     if pred.shape != truth.shape:
         raise ValueError(f"prediction {pred.shape} and ground truth {truth.shape} differ in shape")
+    if pred.dtype != truth.dtype:
+        raise ValueError(f"prediction ({pred.dtype}) and ground truth ({truth.dtype}) differ in bit depth")
     if pred.ndim != 3 or pred.shape[2] != 3:
         raise ValueError(f"expected HxWx3 images, got {pred.shape}")
 
 
 def _unit(image: np.ndarray) -> np.ndarray:
-    """8-bit image -> float64 in [0, 1]."""
-    return image.astype(np.float64) / PIXEL_MAX
+    """8-bit (or 16-bit) image -> float64 in [0, 1]."""
+    return image.astype(np.float64) / _code_max(image)
+
+
+def _code_max(image: np.ndarray) -> float:
+    return float(np.iinfo(image.dtype).max) if image.dtype == np.uint16 else PIXEL_MAX
 
 
 def psnr_from_mse(mse: float) -> float:
@@ -82,9 +90,11 @@ def psnr_y(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def interpolation_error(pred: np.ndarray, truth: np.ndarray) -> float:
-    """Middlebury's IE: mean absolute difference of the 8-bit values over pixels and channels."""
+    """Middlebury's IE: mean absolute difference of the 8-bit values over pixels and channels
+    (16-bit images in 8-bit units)."""
     _check_pair(pred, truth)
-    return float(np.mean(np.abs(pred.astype(np.float64) - truth.astype(np.float64))))
+    levels = float(np.mean(np.abs(pred.astype(np.float64) - truth.astype(np.float64))))
+    return levels * PIXEL_MAX / _code_max(pred)
 
 
 def gaussian_kernel(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> np.ndarray:
@@ -151,7 +161,7 @@ def ssim_rife(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def score(pred: np.ndarray, truth: np.ndarray) -> Scores:
-    """All measures of one prediction (8-bit RGB) against its ground truth (8-bit RGB)."""
+    """All measures of one prediction (8-bit or 16-bit RGB) against its ground truth (the same)."""
     map_2d, map_3d = ssim_maps(pred, truth)
     return Scores(
         psnr=psnr(pred, truth),

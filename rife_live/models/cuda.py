@@ -60,15 +60,16 @@ def cuda_device(device: torch.device | str) -> bool:
 
 # ---------------------------------------------------------------- pinned ring payloads
 
-def pinned_frame(height: int, width: int, channels: int = RGB_CHANNELS, pinned: bool | None = None) -> torch.Tensor:
-    """A HxWxC uint8 host tensor for a ring slot: page-locked when CUDA is available (or ``pinned``).
+def pinned_frame(height: int, width: int, channels: int = RGB_CHANNELS, pinned: bool | None = None,
+                 dtype: torch.dtype = torch.uint8) -> torch.Tensor:
+    """A HxWxC uint8 (or ``dtype``) host tensor for a ring slot: page-locked when CUDA is available (or ``pinned``).
 
     The decoder writes into ``frame.numpy()`` in place; a pinned slot lets ``HostUploader`` copy
     it to the GPU asynchronously. Use as ``Ring(n, lambda i: pinned_frame(h, w))``.
     """
     if pinned is None:
         pinned = torch.cuda.is_available()
-    return torch.empty((height, width, channels), dtype=torch.uint8, pin_memory=pinned)
+    return torch.empty((height, width, channels), dtype=dtype, pin_memory=pinned)
 
 
 # ---------------------------------------------------------------- host -> device uploads
@@ -112,12 +113,13 @@ class HostUploader:
         own = not src.is_pinned()
         if own:
             self._copied[i].synchronize()  # the slot's previous host->device copy has finished
-            pinned = self._pinned[i] = _fit(self._pinned[i], src.shape, lambda: pinned_frame(*src.shape, pinned=True))
+            pinned = self._pinned[i] = _fit(self._pinned[i], src,
+                                            lambda: pinned_frame(*src.shape, pinned=True, dtype=src.dtype))
             pinned.copy_(src)
         else:
             pinned = src
-        staged = self._staged[i] = _fit(self._staged[i], src.shape,
-                                        lambda: torch.empty(src.shape, dtype=torch.uint8, device=self.device))
+        staged = self._staged[i] = _fit(self._staged[i], src,
+                                        lambda: torch.empty(src.shape, dtype=src.dtype, device=self.device))
         compute = torch.cuda.current_stream(self.device)
         with torch.cuda.stream(self._stream):
             self._stream.wait_event(self._freed[i])
@@ -130,8 +132,9 @@ class HostUploader:
             self._copied[i].synchronize()  # the caller may rewrite its pinned frame after this
 
 
-def _fit(tensor: torch.Tensor | None, shape: torch.Size, make: Callable[[], torch.Tensor]) -> torch.Tensor:
-    return tensor if tensor is not None and tensor.shape == shape else make()
+def _fit(tensor: torch.Tensor | None, like: torch.Tensor, make: Callable[[], torch.Tensor]) -> torch.Tensor:
+    """``tensor`` when it has ``like``'s shape and dtype (uint8 or uint16 frames), else a new one."""
+    return tensor if tensor is not None and tensor.shape == like.shape and tensor.dtype == like.dtype else make()
 
 
 # ---------------------------------------------------------------- graph keying (pure)

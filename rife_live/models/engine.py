@@ -3,7 +3,8 @@
 ``Interpolator.flow(img0, img1, scale)`` runs the network once and returns a ``FlowState``;
 ``Interpolator.synthesize(state, t)`` makes the frame at any time ``t`` in (0, 1) from it: t = ½ is
 exactly the network's output, other t reuse the flow scaled for t (DESIGN.md §4). Frames go in and
-out as HxWx3 uint8 RGB, either numpy arrays or torch tensors on the engine's device.
+out as HxWx3 uint8 RGB, either numpy arrays or torch tensors on the engine's device; uint16 frames
+(sources deeper than 8 bits, DESIGN.md §11) go in the same way and come out as uint16.
 
 An ``Interpolator`` is used from one thread at a time (the interpolation thread owns it).
 """
@@ -29,6 +30,7 @@ PREPARED_BUFFERS = 3  # padded input buffers per resolution: previous frame, cur
 RESOLUTION_CACHE_SIZE = 4  # resolutions kept (a live source that changes size does not grow memory)
 MIN_SIDE = 2
 U8_MAX = 255.0
+U16_MAX = 65535.0
 HALF = Fraction(1, 2)
 
 Frame = Union[np.ndarray, torch.Tensor]
@@ -97,7 +99,7 @@ class PreparedFrame:
     tensor: torch.Tensor
     height: int
     width: int
-    source: Frame  # the original uint8 frame (returned as is for t = 0)
+    source: Frame  # the original uint8 (or uint16) frame (returned as is for t = 0)
 
 
 @dataclass(frozen=True)
@@ -185,14 +187,14 @@ class Interpolator:
     # -- frames in --------------------------------------------------------------------------------
     @torch.inference_mode()
     def prepare(self, image: Frame, scale: float = 1.0) -> PreparedFrame:
-        """Convert an HxWx3 uint8 frame into a padded network input (one of the cached buffers)."""
+        """Convert an HxWx3 uint8 (or uint16) frame into a padded network input (one of the cached buffers)."""
         height, width = _check_frame(image)
         res = self._resolution(height, width, check_scale(scale))
         buf = res.buffers[res.next_buffer]
         res.next_buffer = (res.next_buffer + 1) % PREPARED_BUFFERS
         region = buf[0, :, :height, :width]
         self._uploader.upload_into(region, image)
-        region.mul_(1.0 / U8_MAX)
+        region.mul_(1.0 / code_max(image))
         return PreparedFrame(tensor=buf, height=height, width=width, source=image)
 
     # -- the network pass -------------------------------------------------------------------------
@@ -204,6 +206,8 @@ class Interpolator:
         p1 = img1 if isinstance(img1, PreparedFrame) else self.prepare(img1, scale)
         if (p0.height, p0.width) != (p1.height, p1.width):
             raise InputError(f"the two frames differ in size ({p0.width}x{p0.height} vs {p1.width}x{p1.height})")
+        if code_max(p0.source) != code_max(p1.source):
+            raise InputError(f"the two frames differ in bit depth ({p0.source.dtype} vs {p1.source.dtype})")
         res = self._resolution(p0.height, p0.width, scale)
         if self._runner is not None:
             out = self._runner.run(p0.tensor, p1.tensor, scale)
@@ -232,12 +236,14 @@ class Interpolator:
         return both[0:1] * w0 + both[1:2] * (1.0 - w0)
 
     def synthesize(self, state: FlowState, t: float | Fraction) -> Frame:
-        """The frame at ``t`` as HxWx3 uint8, numpy or tensor like the inputs. t = 0/1 return the inputs."""
+        """The frame at ``t`` as HxWx3 uint8 (uint16 for uint16 inputs), numpy or tensor like the
+        inputs. t = 0/1 return the inputs."""
         if t == 0:
             return state.frame0.source
         if t == 1:
             return state.frame1.source
-        image = to_uint8(self.synthesize_tensor(state, t), state.frame0.height, state.frame0.width)
+        to_integer = to_uint16 if code_max(state.frame0.source) == U16_MAX else to_uint8
+        image = to_integer(self.synthesize_tensor(state, t), state.frame0.height, state.frame0.width)
         if isinstance(state.frame0.source, np.ndarray):
             return image.cpu().numpy()
         return image
@@ -263,13 +269,24 @@ def to_uint8(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
     return x[0, :, :height, :width].clamp(0.0, 1.0).mul(U8_MAX).round_().to(torch.uint8).permute(1, 2, 0).contiguous()
 
 
+def to_uint16(x: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Crop a padded (1,3,Hp,Wp) [0,1] tensor to HxWx3 uint16 (rounded, clamped)."""
+    scaled = x[0, :, :height, :width].clamp(0.0, 1.0).mul(U16_MAX).round_()
+    return scaled.to(torch.int32).to(torch.uint16).permute(1, 2, 0).contiguous()
+
+
+def code_max(image: Frame) -> float:
+    """The largest code value of a frame's dtype: 65535 for uint16, else 255."""
+    return U16_MAX if image.dtype in (np.uint16, torch.uint16) else U8_MAX
+
+
 def _check_frame(image: Frame) -> tuple[int, int]:
     if not isinstance(image, (np.ndarray, torch.Tensor)):
         raise TypeError(f"a frame must be a numpy array or torch tensor, not {type(image).__name__}")
     if image.ndim != 3 or image.shape[2] != 3:
         raise InputError(f"a frame must be HxWx3 RGB, got shape {tuple(image.shape)}")
-    if image.dtype not in (np.uint8, torch.uint8):
-        raise InputError(f"a frame must be uint8, got {image.dtype}")
+    if image.dtype not in (np.uint8, torch.uint8, np.uint16, torch.uint16):
+        raise InputError(f"a frame must be uint8 or uint16, got {image.dtype}")
     height, width = int(image.shape[0]), int(image.shape[1])
     if height < MIN_SIDE or width < MIN_SIDE:
         raise InputError(f"frames must be at least {MIN_SIDE}x{MIN_SIDE} pixels, got {width}x{height}")

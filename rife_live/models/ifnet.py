@@ -20,7 +20,7 @@ from torch import nn
 
 BLOCK_NAMES = ("block0", "block1", "block2")
 IN_PLANES = 11  # warped0 (3) + warped1 (3) + mask (1) + flow (4)
-TEACHER_BLOCK = "block_tea"  # the training-time teacher in the published file (DESIGN §3.1); unused here
+TEACHER_BLOCK = "block_tea"  # the training-time teacher in the published file (DESIGN.md §12: rife-train); unused here
 TEACHER_IN_PLANES = 14  # warped0 (3) + warped1 (3) + mask (1) + ground-truth middle (3) + flow (4)
 WIDTH = 90  # feature channels of every block
 FLOW_CHANNELS = 4

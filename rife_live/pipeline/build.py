@@ -23,7 +23,7 @@ import numpy as np
 
 from rife_live.config import AUTO, DISPLAY_RATE, Config, VideoOptions
 from rife_live.errors import ConfigError
-from rife_live.pipeline.convert import make_frame_ring
+from rife_live.pipeline.convert import frame_dtype, make_frame_ring
 from rife_live.pipeline.decode import DecodeOptions, DecodeThread
 from rife_live.pipeline.interpolate import InterpolateOptions, InterpolateThread, make_output_ring, output_shape
 from rife_live.pipeline.pcm import PcmTarget
@@ -93,14 +93,15 @@ class ReadAhead:
     preroll: int
 
 
-def read_ahead(config: Config, live_source: bool, rate: Fraction, height: int, width: int) -> ReadAhead:
+def read_ahead(config: Config, live_source: bool, rate: Fraction, height: int, width: int,
+               item_bytes: int = 1) -> ReadAhead:
     """A file reads ahead ``--readahead-secs``; a live source keeps ``--live-latency`` (and its
     clock starts that far behind it). Ring B holds that many output frames, but not more memory
-    than ``--readahead-max-mib``."""
+    than ``--readahead-max-mib`` (``item_bytes``: 2 for uint16 frames)."""
     player = config.player
     wanted_s = player.live_latency if live_source else player.readahead_secs
     wanted = max(MIN_RING_B_SLOTS, int(-(-Fraction(wanted_s).limit_denominator(1000) * rate // 1)) + 1)
-    frame_bytes = int(np.prod(output_shape(height, width, config.video.montage)))
+    frame_bytes = int(np.prod(output_shape(height, width, config.video.montage))) * item_bytes
     slots = max(MIN_RING_B_SLOTS, min(wanted, player.readahead_max_mib * BYTES_PER_MIB // frame_bytes))
     lead_s = float((slots - 1) / rate)
     preroll_s = lead_s if live_source else min(FILE_PREROLL_S, lead_s)
@@ -224,9 +225,11 @@ def build_pipeline(config: Config, source: Source, mode: Mode, engine: Interpola
         raise ValueError("a live pipeline needs the presenter's clock")
     start = options.start if start is None else start
     ring_a = make_frame_ring(video, RING_A_SLOTS)
-    ahead = read_ahead(config, source.is_live, rate, video.height, video.width) if live else None
+    dtype = frame_dtype(video)  # uint16 for sources deeper than 8 bits (DESIGN.md §11)
+    ahead = (read_ahead(config, source.is_live, rate, video.height, video.width, dtype.itemsize) if live
+             else None)
     ring_b = make_output_ring(video.height, video.width, options.montage,
-                              ahead.slots if ahead is not None else EXPORT_RING_B_SLOTS)
+                              ahead.slots if ahead is not None else EXPORT_RING_B_SLOTS, dtype)
     ring_a.reset(epoch)
     ring_b.reset(epoch)
     decode = DecodeThread(source, ring_a, DecodeOptions(start=start, end=options.end), pcm=pcm)

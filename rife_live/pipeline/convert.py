@@ -1,7 +1,9 @@
-"""Frame conversion: a decoded picture -> an upright RGB24 frame written into a ring A slot.
+"""Frame conversion: a decoded picture -> an upright RGB frame written into a ring A slot.
 
 YUV is converted with the stream's matrix (``VideoInfo.colorspace``; the frame's own range,
-limited or full), deeper formats (10-bit) included; the picture is turned upright
+limited or full). Sources of 8 bits become RGB24 (uint8 slots); deeper ones (10-bit, 12-bit,
+16-bit PNG) become RGB48 (uint16 slots, ``frame_dtype``), so no precision is lost before the
+network (DESIGN.md §11). The picture is turned upright
 (``VideoInfo.rotation``, clockwise); a stored size that does not match the slot (a mid-stream
 size change) is scaled to it. One ``FrameConverter`` per decode thread: it keeps swscale's
 context between frames.
@@ -13,17 +15,25 @@ import av
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from rife_live.colorinfo import SWS_MATRICES  # VideoInfo.colorspace -> swscale's name for the matrix
 from rife_live.frames import VideoInfo
 from rife_live.pipeline.ring import Ring
 
-# VideoInfo.colorspace -> swscale's name for the matrix (PyAV's Colorspace enum).
-SWS_MATRICES = {"bt709": "itu709", "bt601": "itu601", "bt2020": "bt2020", "smpte240m": "smpte240m", "fcc": "fcc"}
 RGB_CHANNELS = 3
 
 
+RGB_FORMATS = {np.dtype(np.uint8): "rgb24", np.dtype(np.uint16): "rgb48le"}  # slot dtype -> swscale's output
+
+
+def frame_dtype(video: VideoInfo) -> np.dtype:
+    """The dtype of ring payloads for ``video``: uint16 for sources deeper than 8 bits, else uint8."""
+    return np.dtype(np.uint16) if video.color.deep else np.dtype(np.uint8)
+
+
 def make_frame_ring(video: VideoInfo, capacity: int) -> Ring[np.ndarray]:
-    """Ring A for ``video``: ``capacity`` preallocated uint8 (height, width, 3) slots."""
-    return Ring(capacity, lambda _i: np.zeros((video.height, video.width, RGB_CHANNELS), np.uint8))
+    """Ring A for ``video``: ``capacity`` preallocated (height, width, 3) slots of ``frame_dtype``."""
+    dtype = frame_dtype(video)
+    return Ring(capacity, lambda _i: np.zeros((video.height, video.width, RGB_CHANNELS), dtype))
 
 
 def stored_size(video: VideoInfo) -> tuple[int, int]:
@@ -33,7 +43,8 @@ def stored_size(video: VideoInfo) -> tuple[int, int]:
 
 def convert_frame(frame: av.VideoFrame, out: np.ndarray, *, colorspace: str, rotation: int,
                   reformatter: VideoReformatter | None = None) -> None:
-    """Write ``frame`` as upright RGB24 into ``out`` (H, W, 3 uint8, the upright size)."""
+    """Write ``frame`` as upright RGB into ``out`` (H, W, 3, the upright size): RGB24 into uint8,
+    RGB48 into uint16."""
     height, width = out.shape[:2]
     stored_w, stored_h = (height, width) if rotation in (90, 270) else (width, height)
     scale = frame.width != stored_w or frame.height != stored_h
@@ -41,7 +52,7 @@ def convert_frame(frame: av.VideoFrame, out: np.ndarray, *, colorspace: str, rot
         frame,
         width=stored_w if scale else None,
         height=stored_h if scale else None,
-        format="rgb24",
+        format=RGB_FORMATS[out.dtype],
         src_colorspace=SWS_MATRICES.get(colorspace),
     ).to_ndarray()
     if rotation:

@@ -250,7 +250,8 @@ class DecodeThread:
         self._converter.convert(frame, slot)
         self.stats.resized = self._converter.resized
         duration = seconds(frame.duration, frame.time_base) if frame.duration else None
-        self._ring.publish(FrameMeta(pts=place.pts, epoch=self._epoch, source_index=self._index, duration=duration))
+        self._ring.publish(FrameMeta(pts=place.pts, epoch=self._epoch, source_index=self._index, duration=duration,
+                                     color=self._source.video.color))
         self._timeline.published(place.pts)
         self._index += 1
         self.stats.frames += 1

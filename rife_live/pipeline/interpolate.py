@@ -7,7 +7,8 @@ the pair needs it; every output frame of the pair is synthesized from that one p
 source frame itself, a cut or a static pair repeats the earlier frame (no ghosting across a cut).
 
 Ring B slots are HxWx3 uint8 (Hx2Wx3 with ``montage``: the source frame left, the output right,
-labelled "source" and "interpolated").
+labelled "source" and "interpolated"); uint16 for sources deeper than 8 bits, like ring A.
+Output frames carry their source frame's ``FrameMeta.color``.
 Errors end the thread and reach the consumer of ring B (re-raised by its ``peek``).
 
 Live mode (``InterpolateOptions.clock`` given: the presenter's clock, media seconds): the thread
@@ -93,9 +94,10 @@ def output_shape(height: int, width: int, montage: bool) -> tuple[int, int, int]
     return (height, 2 * width if montage else width, 3)
 
 
-def make_output_ring(height: int, width: int, montage: bool, capacity: int) -> Ring[np.ndarray]:
+def make_output_ring(height: int, width: int, montage: bool, capacity: int,
+                     dtype: np.dtype = np.dtype(np.uint8)) -> Ring[np.ndarray]:
     shape = output_shape(height, width, montage)
-    return Ring(capacity, lambda _i: np.zeros(shape, np.uint8))
+    return Ring(capacity, lambda _i: np.zeros(shape, dtype))
 
 
 class InterpolateThread:
@@ -276,7 +278,7 @@ class InterpolateThread:
             stamp_label(target, MONTAGE_LABELS[1], scale)
         meta = prev[0]
         self.ring_out.publish(FrameMeta(pts=slot.pts, epoch=meta.epoch, source_index=meta.source_index,
-                                        duration=1 / self.options.target_fps, kind=kind, t=slot.t))
+                                        duration=1 / self.options.target_fps, kind=kind, t=slot.t, color=meta.color))
         self.stats.outputs += 1
         self.stats.kinds[kind] += 1
         self._newest = slot.pts

@@ -37,6 +37,7 @@ from enum import Enum
 
 import numpy as np
 
+from rife_live.colorinfo import WIDEN_8_TO_16
 from rife_live.frames import FrameKind
 from rife_live.options import boolean, check_fields, in_range, number, option
 
@@ -145,17 +146,19 @@ def sampling_stride(height: int, width: int) -> int:
 
 
 def _check_frame(frame: np.ndarray) -> None:
-    if frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] < _RGB_CHANNELS:
+    if frame.dtype not in (np.uint8, np.uint16) or frame.ndim != 3 or frame.shape[2] < _RGB_CHANNELS:
         raise ValueError(
-            f"scene detection needs an HxWx3 uint8 RGB frame, got {frame.dtype} {frame.shape}"
+            f"scene detection needs an HxWx3 uint8 or uint16 RGB frame, got {frame.dtype} {frame.shape}"
         )
     if frame.shape[0] < 1 or frame.shape[1] < 1:
         raise ValueError(f"scene detection needs a non-empty frame, got {frame.shape}")
 
 
 def _sampled_luma(frame: np.ndarray, stride: int) -> np.ndarray:
-    """Luma (float32) of every ``stride``-th pixel in both directions."""
+    """Luma (float32, 0-255 levels) of every ``stride``-th pixel in both directions."""
     wr, wg, wb = LUMA_WEIGHTS
+    if frame.dtype == np.uint16:  # deep frames: the same levels (the thresholds are in 8-bit units)
+        wr, wg, wb = (w / WIDEN_8_TO_16 for w in LUMA_WEIGHTS)
     # One strided gather per channel is much cheaper than gathering 3-byte pixels.
     luma = frame[::stride, ::stride, 0].astype(np.float32)
     luma *= np.float32(wr)
@@ -183,7 +186,7 @@ def _cell_means(samples: np.ndarray) -> np.ndarray:
 
 
 def make_thumbnail(frame: np.ndarray) -> Thumbnail:
-    """Reduce an HxWx3 uint8 RGB frame (any size, any strides) to its luma thumbnail."""
+    """Reduce an HxWx3 uint8 (or uint16) RGB frame (any size, any strides) to its luma thumbnail."""
     _check_frame(frame)
     height, width = frame.shape[:2]
     cells = _cell_means(_sampled_luma(frame, sampling_stride(height, width)))

@@ -18,7 +18,9 @@ video frame (0), whatever the container's start time (MPEG-TS starts near 1.4 s,
 start below 0). ``seek(t)`` and ``--start/--end`` use the same timeline.
 
 Colour: the matrix is the stream's tag when it has one (bt709, bt601, bt2020, ...); untagged HD
-(coded height >= 720) is BT.709, untagged SD BT.601, as players commonly assume. Rotation:
+(coded height >= 720) is BT.709, untagged SD BT.601, as players commonly assume. The rest of the
+colour description (``VideoInfo.color``: primaries, transfer, range, bit depth, HDR10 metadata) is
+read from the first frame, the stream's tags where the frame has none (``describe_color``). Rotation:
 ``VideoInfo.rotation`` is clockwise degrees and ``width`` x ``height`` the upright size.
 
 A source is read by one thread (the decode thread) once opened; it is not thread-safe.
@@ -38,6 +40,7 @@ from typing import Union
 
 import av
 
+from rife_live.colorinfo import MATRICES, ColorInfo, from_tags, light_from_side_data, mastering_from_side_data
 from rife_live.errors import InputError
 from rife_live.frames import AudioInfo, VideoInfo
 from rife_live.options import check_fields, choice, in_range, number, option, parse_rate
@@ -56,9 +59,7 @@ HTTP_SCHEMES = ("http", "https")
 V4L2_PREFIX = "v4l2:"
 LAVFI_PREFIX = "lavfi:"
 WEBCAM_PATTERN = re.compile(r"^/dev/video\d+$")
-
-# AVColorSpace values (libavutil/pixfmt.h) -> the matrix names used in VideoInfo.colorspace.
-_TAGGED_MATRICES = {1: "bt709", 4: "fcc", 5: "bt601", 6: "bt601", 7: "smpte240m", 9: "bt2020", 10: "bt2020"}
+UNSPECIFIED_TAG = 2  # AVCOL_PRI/TRC/SPC_UNSPECIFIED: look at the stream's tag instead
 
 SourceItem = Union[av.VideoFrame, av.AudioFrame]
 
@@ -148,9 +149,36 @@ def local_path(target: str) -> Path | None:
 
 def pick_colorspace(tag: int | None, coded_height: int) -> str:
     """The YUV matrix to convert with: the stream's tag, else BT.709 for HD and BT.601 for SD."""
-    if tag is not None and int(tag) in _TAGGED_MATRICES:
-        return _TAGGED_MATRICES[int(tag)]
+    if tag is not None and int(tag) in MATRICES:
+        return MATRICES[int(tag)]
     return "bt709" if coded_height >= HD_MIN_HEIGHT else "bt601"
+
+
+def _tag(frame_value: int | None, stream_value: int | None) -> int | None:
+    """A frame's colour tag, else the stream's (decoders leave some frames unspecified)."""
+    return frame_value if frame_value not in (None, 0, UNSPECIFIED_TAG) else stream_value
+
+
+def describe_color(frame: av.VideoFrame, matrix: str, stream: av.video.codeccontext.VideoCodecContext | None = None
+                   ) -> ColorInfo:
+    """The colour description of a stream from its first decoded frame (tags, bit depth, HDR10 side
+    data), the stream's tags where the frame has none; ``matrix``: what ``pick_colorspace`` chose."""
+    mastering = light = None
+    for data in frame.side_data:
+        kind = getattr(data.type, "name", "")
+        if kind == "MASTERING_DISPLAY_METADATA":
+            mastering = mastering_from_side_data(bytes(data))
+        elif kind == "CONTENT_LIGHT_LEVEL":
+            light = light_from_side_data(bytes(data))
+    return from_tags(
+        primaries=_tag(frame.color_primaries, getattr(stream, "color_primaries", None)),
+        transfer=_tag(frame.color_trc, getattr(stream, "color_trc", None)),
+        matrix=matrix,
+        color_range=_tag(frame.color_range, getattr(stream, "color_range", None)),
+        bit_depth=max((c.bits for c in frame.format.components), default=8),
+        mastering=mastering,
+        light=light,
+    )
 
 
 def clockwise_rotation(display_rotation: int) -> int:

@@ -23,9 +23,9 @@ import av.error
 from rife_live.avinput import HWAccel, open_input, reason
 from rife_live.errors import InputError
 from rife_live.frames import AudioInfo, VideoInfo
-from rife_live.pipeline.source import (LAVFI_PREFIX, V4L2_PREFIX, InputKind, Source, SourceItem,
-                                       SourceOptions, clockwise_rotation, is_http, is_rtsp, pick_colorspace, seconds,
-                                       upright_size)
+from rife_live.pipeline.source import (LAVFI_PREFIX, UNSPECIFIED_TAG, V4L2_PREFIX, InputKind, Source, SourceItem,
+                                       SourceOptions, clockwise_rotation, describe_color, is_http, is_rtsp,
+                                       pick_colorspace, seconds, upright_size)
 
 PROBE_MAX_PACKETS = 4096  # packets read while looking for the first video frame before giving up
 AV_CODEC_FLAG_LOW_DELAY = 1 << 19  # libavcodec's AV_CODEC_FLAG_LOW_DELAY
@@ -34,7 +34,6 @@ LIVE_FORMAT_OPTIONS = {
     "fflags": "nobuffer",  # do not buffer (and replay) the first second
     "analyzeduration": str(LIVE_ANALYZE_US),
 }
-UNTAGGED_MATRIX = 2  # AVCOL_SPC_UNSPECIFIED: look at the stream's tag instead
 
 
 class ContainerSource(Source):
@@ -285,7 +284,8 @@ class ContainerSource(Source):
             duration = seconds(stream.duration, stream.time_base)
             if duration is None and self.container.duration is not None:
                 duration = Fraction(self.container.duration, av.time_base)
-        tag = first.colorspace if first.colorspace not in (None, UNTAGGED_MATRIX) else stream.codec_context.colorspace
+        tag = first.colorspace if first.colorspace not in (None, UNSPECIFIED_TAG) else stream.codec_context.colorspace
+        matrix = pick_colorspace(tag, first.height)
         self.video = VideoInfo(
             width=width,
             height=height,
@@ -294,8 +294,9 @@ class ContainerSource(Source):
             codec=stream.codec_context.name,
             pix_fmt=first.format.name,
             rotation=rotation,
-            colorspace=pick_colorspace(tag, first.height),
+            colorspace=matrix,
             frame_count=stream.frames or None,
+            color=describe_color(first, matrix, stream.codec_context),
         )
         if self.audio_stream is not None:
             ctx = self.audio_stream.codec_context

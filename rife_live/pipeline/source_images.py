@@ -19,7 +19,8 @@ import av.error
 from rife_live.errors import InputError
 from rife_live.avinput import open_input
 from rife_live.frames import VideoInfo
-from rife_live.pipeline.source import IMAGE_EXTENSIONS, InputKind, Source, SourceItem, SourceOptions, pick_colorspace
+from rife_live.pipeline.source import (IMAGE_EXTENSIONS, InputKind, Source, SourceItem, SourceOptions,
+                                       describe_color, pick_colorspace)
 
 
 def image_number(name: str) -> int | None:
@@ -65,9 +66,10 @@ class ImageFolderSource(Source):
         self._next = 0
         self._first: av.VideoFrame | None = self._stamp(first, 0)
         fps = options.mf_fps
+        matrix = pick_colorspace(first.colorspace, first.height)
         self.video = VideoInfo(width=first.width, height=first.height, fps=fps, duration=len(images) / fps,
                                codec=images[0].suffix.lower().lstrip("."), pix_fmt=first.format.name, rotation=0,
-                               colorspace=pick_colorspace(first.colorspace, first.height), frame_count=len(images))
+                               colorspace=matrix, frame_count=len(images), color=describe_color(first, matrix))
 
     @classmethod
     def open(cls, target: str, kind: InputKind, options: SourceOptions) -> ImageFolderSource:

@@ -18,7 +18,8 @@ Snapshot = dict[str, object]
 
 
 def stats_lines(snap: Snapshot) -> list[str]:
-    """The stats overlay: rates, interpolated share, misses, scale, ring fill, ms per stage."""
+    """The stats overlay: rates, interpolated share, misses, scale, ring fill, ms per stage, the
+    source's colour."""
     def num(key: str, fmt: str = "{:.1f}") -> str:
         value = snap.get(key)
         return "-" if value is None else fmt.format(value)
@@ -31,6 +32,7 @@ def stats_lines(snap: Snapshot) -> list[str]:
         f"  changes {snap.get('scale_changes', 0)}",
         f"Ring A {snap.get('ring_a', '-')}  Ring B {snap.get('ring_b', '-')}",
         f"Network {num('network_ms')} ms/pass  Synth {num('synth_ms')} ms/frame  Present {num('present_ms')} ms",
+        f"Colour {snap.get('color', '-')}",
         f"A/V drift {num('drift_ms', '{:+.0f}')} ms" if snap.get("audio") else "A/V: no audio",
     ]
 

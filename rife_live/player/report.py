@@ -10,6 +10,8 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING
 
+from rife_live.color import needs_mapping
+from rife_live.colorinfo import ColorInfo
 from rife_live.frames import FrameKind
 
 if TYPE_CHECKING:
@@ -20,6 +22,12 @@ MS_PER_S = 1000.0
 PERCENT = 100.0
 
 PipelineStats = dict[str, dict[str, object]]
+
+
+def color_line(color: ColorInfo, curve: str, window: bool) -> str:
+    """The source's colour description, and how the window maps it when it does (DESIGN.md §11)."""
+    shown = f" -> SDR BT.709 ({curve})" if color.hdr else " -> BT.709" if needs_mapping(color) else ""
+    return color.describe() + (shown if window else "")
 
 
 class Report:
@@ -69,6 +77,8 @@ class Report:
         snap["present_ms"] = MS_PER_S * presenter.stats.present_s / shown if shown else None
         if s.master is not None and not s.transport.holding:
             snap["drift_ms"] = MS_PER_S * s.avsync.mean_drift_s
+        if s.video is not None:
+            snap["color"] = color_line(s.video.color, s.config.video.tone_mapping, s.config.player.vo == "gpu")
         return snap
 
     def as_dict(self, s: LiveSession, running: Pipeline | None) -> dict[str, object]:

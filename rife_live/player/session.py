@@ -167,7 +167,7 @@ class LiveSession:
                 width, height = window_size(video.width * (2 if self.config.video.montage else 1), video.height)
                 self.vo = open_video_output(player.vo, WindowConfig(
                     width=width, height=height, title=f"{display_name(self.target)} - rife-play",
-                    fullscreen=player.fullscreen))
+                    fullscreen=player.fullscreen, tone_mapping=self.config.video.tone_mapping))
             self.rate = output_rate(self.config.video, video.fps, self.vo.refresh_rate(), self.log)
             self.presenter = Presenter(self.vo, float(1 / self.rate))
             self.settings.scale_cap = resolve_scale(AUTO if self.settings.scale_auto else self.config.video.scale,

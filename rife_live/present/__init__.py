@@ -127,14 +127,14 @@ class GpuVideoOutput:
         self.frames_shown = 0
         self.window = open_window(config)
         try:
-            self.renderer = Renderer(osd_scale=osd_scale)
+            self.renderer = Renderer(osd_scale=osd_scale, tone_mapping=config.tone_mapping)
         except BaseException:
             self.window.close()
             raise
 
     def show(self, picture: Picture | None, meta: FrameMeta | None = None) -> None:
         if picture is not None:
-            self.renderer.upload(picture)
+            self.renderer.upload(picture, meta.color if meta is not None else None)
             self.frames_shown += 1
         width, height = self.window.framebuffer_size()
         if width == 0 or height == 0:  # minimised: nothing to draw into

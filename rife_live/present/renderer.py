@@ -1,5 +1,11 @@
 """Draws frames with OpenGL 3.3 core: an RGB24 texture (or a CUDA frame through interop), letterboxed,
-plus an OSD.
+plus an OSD. Frames of sources deeper than 8 bits go up as 16-bit textures (RGB16).
+
+Colour: the RGB program maps the source's code values to the SDR window (``shaders/color.glsl``,
+the formulas of ``rife_live.color.to_sdr``): 8-bit and BT.709 SDR frames pass through untouched;
+PQ and HLG are linearized, tone-mapped (``--tone-mapping``) and re-encoded with BT.1886, and other
+primaries (BT.2020) are converted to BT.709 in linear light. ``color_uniforms`` says what the shader
+gets for a ``ColorInfo``; the shader's constants come from Python (``shader_defines``), declared once.
 
 Needs a current GL context (``present.window``). ``OpenGL.GL`` is imported when a ``Renderer``
 is made, never when this module is imported, so the window can choose PyOpenGL's platform first.
@@ -22,6 +28,8 @@ from typing import Any, Sequence, Union
 
 import numpy as np
 
+from rife_live import color as colormath
+from rife_live.colorinfo import HLG, PQ, REFERENCE_WHITE_NITS, ColorInfo
 from rife_live.font import (ATLAS_COLS, ATLAS_ROWS, CELL_H, CELL_W, FALLBACK_CHAR, FIRST_CHAR, LAST_CHAR,
                             SOLID_CELL, font_atlas, scale_for_height)
 
@@ -31,7 +39,7 @@ SHADER_DIR = Path(__file__).resolve().parent / "shaders"  # package data; the re
 
 
 _log = logging.getLogger(__name__)
-Picture = Union[np.ndarray, Any]  # an RGB24 HxWx3 uint8 array, or a HxWx3 uint8 CUDA tensor
+Picture = Union[np.ndarray, Any]  # an RGB24 HxWx3 uint8 (or RGB48 uint16) array, or a HxWx3 CUDA tensor
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,61 @@ def letterbox(window_w: int, window_h: int, frame_w: int, frame_h: int) -> Rect:
         height = window_h
         width = max(1, (2 * window_h * frame_w + frame_h) // (2 * frame_h))
     return Rect((window_w - width) // 2, (window_h - height) // 2, width, height)
+
+
+# ---------------------------------------------------------------- colour mapping (pure)
+
+SHADER_TRANSFERS = {"TRANSFER_NONE": 0, "TRANSFER_SDR": 1, "TRANSFER_PQ": 2, "TRANSFER_HLG": 3}
+INCLUDE_MARK = "#pragma rife_include color"  # where rgb_frag.glsl takes color.glsl
+
+
+@dataclass(frozen=True)
+class ColorUniforms:
+    """What the RGB program's colour mapping gets for one picture (``color_uniforms``)."""
+
+    transfer: int = SHADER_TRANSFERS["TRANSFER_NONE"]
+    curve: int = colormath.TONE_CURVE_IDS[colormath.DEFAULT_TONE_CURVE]
+    gamut: tuple[tuple[float, ...], ...] = ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0))
+    luma: tuple[float, float, float] = (0.2126, 0.7152, 0.0722)
+    source_peak: float = REFERENCE_WHITE_NITS
+    target_peak: float = REFERENCE_WHITE_NITS
+    hlg_gamma: float = colormath.HLG_GAMMA_BASE
+
+
+def color_uniforms(color: ColorInfo | None, curve: str = colormath.DEFAULT_TONE_CURVE) -> ColorUniforms:
+    """The shader's parameters for pictures of ``color`` (None: 8-bit BT.709, passed through)."""
+    if color is None or not colormath.needs_mapping(color):
+        return ColorUniforms()
+    transfer = {PQ: "TRANSFER_PQ", HLG: "TRANSFER_HLG"}.get(color.transfer, "TRANSFER_SDR")
+    gamut = colormath.gamut_matrix(color.primaries)
+    return ColorUniforms(
+        transfer=SHADER_TRANSFERS[transfer], curve=colormath.TONE_CURVE_IDS[curve],
+        gamut=tuple(tuple(float(v) for v in row) for row in gamut),
+        luma=tuple(float(v) for v in colormath.luminance_weights(color.primaries)),  # type: ignore[arg-type]
+        source_peak=color.peak_nits, target_peak=REFERENCE_WHITE_NITS,
+        hlg_gamma=colormath.hlg_system_gamma(color.peak_nits))
+
+
+def shader_defines() -> str:
+    """``#define`` lines of every constant color.glsl uses, from their Python declarations."""
+    values: dict[str, object] = dict(SHADER_TRANSFERS)
+    values.update({f"CURVE_{name.upper().replace('.', '')}": index
+                   for name, index in colormath.TONE_CURVE_IDS.items()})
+    values.update({"PQ_M1": colormath.PQ_M1, "PQ_M2": colormath.PQ_M2, "PQ_C1": colormath.PQ_C1,
+                   "PQ_C2": colormath.PQ_C2, "PQ_C3": colormath.PQ_C3, "PQ_MAX_NITS": colormath.PQ_MAX_NITS,
+                   "HLG_A": colormath.HLG_A, "HLG_B": colormath.HLG_B, "HLG_C": colormath.HLG_C,
+                   "SDR_GAMMA": colormath.SDR_GAMMA, "SIGNAL_FLOOR": colormath.SIGNAL_FLOOR})
+    values.update({f"HABLE_{letter}": value for letter, value in zip("ABCDEF", colormath.HABLE)})
+    return "".join(f"#define {name} {float(v)!r}\n" if isinstance(v, float) else f"#define {name} {v}\n"
+                   for name, v in values.items())
+
+
+def rgb_fragment_source(shader_dir: Path) -> str:
+    """rgb_frag.glsl with color.glsl and its constants in place of ``INCLUDE_MARK``."""
+    main = (shader_dir / "rgb_frag.glsl").read_text()
+    if INCLUDE_MARK not in main:
+        raise RuntimeError(f"rgb_frag.glsl lacks the line {INCLUDE_MARK!r}")
+    return main.replace(INCLUDE_MARK, shader_defines() + (shader_dir / "color.glsl").read_text())
 
 
 # ---------------------------------------------------------------- OSD layout
@@ -149,30 +212,34 @@ def _compile_program(gl: Any, vertex_src: str, fragment_src: str, name: str) -> 
     return program
 
 
-def _uploadable(array: np.ndarray, channels: int) -> tuple[np.ndarray, int]:
+def _uploadable(array: np.ndarray, channels: int, dtype: np.dtype = np.dtype(np.uint8)) -> tuple[np.ndarray, int]:
     """The array (or a contiguous copy when its layout can't be described) and its row length
     in pixels for GL_UNPACK_ROW_LENGTH."""
-    if array.dtype != np.uint8:
-        raise ValueError(f"expected uint8 pixels, got {array.dtype}")
+    if array.dtype != dtype:
+        raise ValueError(f"expected {np.dtype(dtype).name} pixels, got {array.dtype}")
+    item = array.itemsize
+    pixel = channels * item
     pixel_stride = array.strides[1]
-    rows_ok = (pixel_stride == channels and (array.ndim == 2 or array.strides[2] == 1)
-               and array.strides[0] >= array.shape[1] * channels
-               and array.strides[0] % channels == 0)
+    rows_ok = (pixel_stride == pixel and (array.ndim == 2 or array.strides[2] == item)
+               and array.strides[0] >= array.shape[1] * pixel
+               and array.strides[0] % pixel == 0)
     if not rows_ok:
         array = np.ascontiguousarray(array)
-    return array, array.strides[0] // channels
+    return array, array.strides[0] // pixel
 
 
 class _Texture:
     """A 2-D texture reallocated only when the picture size changes."""
 
     def __init__(self, gl: Any, internal_format: int, pixel_format: int, channels: int,
-                 filtering: int) -> None:
+                 filtering: int, pixel_type: int | None = None, dtype: np.dtype = np.dtype(np.uint8)) -> None:
         self._gl = gl
         self.id = gl.glGenTextures(1)
         self.size: tuple[int, int] | None = None  # (width, height)
         self.allocations = 0
         self._internal_format, self._format, self._channels = internal_format, pixel_format, channels
+        self._type = gl.GL_UNSIGNED_BYTE if pixel_type is None else pixel_type
+        self.dtype = np.dtype(dtype)
         gl.glBindTexture(gl.GL_TEXTURE_2D, self.id)
         for param, value in ((gl.GL_TEXTURE_MIN_FILTER, filtering),
                              (gl.GL_TEXTURE_MAG_FILTER, filtering),
@@ -185,18 +252,18 @@ class _Texture:
         expected_ndim = 2 if self._channels == 1 else 3
         if pixels.ndim != expected_ndim or (expected_ndim == 3 and pixels.shape[2] != self._channels):
             raise ValueError(f"expected {self._channels}-channel pixels, got shape {pixels.shape}")
-        pixels, row_length = _uploadable(pixels, self._channels)
+        pixels, row_length = _uploadable(pixels, self._channels, self.dtype)
         height, width = pixels.shape[:2]
         gl.glBindTexture(gl.GL_TEXTURE_2D, self.id)
         gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
         gl.glPixelStorei(gl.GL_UNPACK_ROW_LENGTH, row_length)
         if self.size != (width, height):
             gl.glTexImage2D(gl.GL_TEXTURE_2D, 0, self._internal_format, width, height, 0,
-                            self._format, gl.GL_UNSIGNED_BYTE, None)
+                            self._format, self._type, None)
             self.size = (width, height)
             self.allocations += 1
         gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, width, height, self._format,
-                           gl.GL_UNSIGNED_BYTE, ctypes.c_void_p(pixels.ctypes.data))
+                           self._type, ctypes.c_void_p(pixels.ctypes.data))
         gl.glPixelStorei(gl.GL_UNPACK_ROW_LENGTH, 0)
 
     def delete(self) -> None:
@@ -209,15 +276,19 @@ class Renderer:
     Create and use it on the thread whose GL context is current (the main thread).
     """
 
-    def __init__(self, shader_dir: Path = SHADER_DIR, osd_scale: int | None = None) -> None:
+    def __init__(self, shader_dir: Path = SHADER_DIR, osd_scale: int | None = None,
+                 tone_mapping: str = colormath.DEFAULT_TONE_CURVE) -> None:
         gl = self._gl = _load_gl()
         self.osd_scale = osd_scale  # None: follow the window height (font.scale_for_height)
-        source = {name: (shader_dir / f"{name}.glsl").read_text()
-                  for name in ("video_vert", "rgb_frag", "osd_vert", "osd_frag")}
+        self.tone_mapping = tone_mapping
+        source = {name: (shader_dir / f"{name}.glsl").read_text() for name in ("video_vert", "osd_vert", "osd_frag")}
+        source["rgb_frag"] = rgb_fragment_source(shader_dir)
         self._rgb_program = _compile_program(gl, source["video_vert"], source["rgb_frag"], "rgb")
         self._osd_program = _compile_program(gl, source["osd_vert"], source["osd_frag"], "osd")
         self._video_vao = gl.glGenVertexArrays(1)  # core profile needs one bound to draw
         self._rgb = _Texture(gl, gl.GL_RGB8, gl.GL_RGB, 3, gl.GL_LINEAR)
+        self._rgb16 = _Texture(gl, gl.GL_RGB16, gl.GL_RGB, 3, gl.GL_LINEAR, gl.GL_UNSIGNED_SHORT, np.dtype(np.uint16))
+        self._uniforms = ColorUniforms()  # the colour mapping of the picture to draw
         self._atlas = _Texture(gl, gl.GL_R8, gl.GL_RED, 1, gl.GL_NEAREST)
         self._atlas.upload(font_atlas())
         self._osd_vao = gl.glGenVertexArrays(1)
@@ -263,16 +334,19 @@ class Renderer:
     @property
     def texture_allocations(self) -> int:
         """How many times a video texture was (re)allocated: once per size and format."""
-        return self._rgb.allocations
+        return self._rgb.allocations + self._rgb16.allocations
 
-    def upload(self, picture: Picture) -> None:
-        """Make ``picture`` the one to draw: RGB24 (H x W x 3 uint8) or a CUDA tensor."""
+    def upload(self, picture: Picture, color: ColorInfo | None = None) -> None:
+        """Make ``picture`` the one to draw: RGB24 (H x W x 3 uint8), RGB48 (uint16) or a CUDA
+        tensor; ``color`` says what its code values mean (None: BT.709 SDR)."""
+        self._uniforms = color_uniforms(color, self.tone_mapping)
         if getattr(picture, "is_cuda", False):
-            if self._upload_cuda(picture):
+            if picture.element_size() == 1 and self._upload_cuda(picture):  # interop takes uint8 frames
                 return
             picture = picture.cpu().numpy()
-        self._rgb.upload(picture)
-        self._rgb_source = self._rgb.id
+        texture = self._rgb16 if picture.dtype == np.uint16 else self._rgb
+        texture.upload(picture)
+        self._rgb_source = texture.id
         self._picture = (int(picture.shape[1]), int(picture.shape[0]))
 
     def _upload_cuda(self, picture: Any) -> bool:
@@ -319,6 +393,7 @@ class Renderer:
         gl = self._gl
         gl.glViewport(rect.x, window_h - rect.y - rect.height, rect.width, rect.height)
         gl.glUseProgram(self._rgb_program)
+        self._set_color_uniforms()
         textures = [self._rgb_source]
         for unit, tex in enumerate(textures):
             gl.glActiveTexture(gl.GL_TEXTURE0 + unit)
@@ -327,6 +402,20 @@ class Renderer:
         gl.glDrawArrays(gl.GL_TRIANGLE_STRIP, 0, 4)
         gl.glBindVertexArray(0)
         gl.glActiveTexture(gl.GL_TEXTURE0)
+
+    def _set_color_uniforms(self) -> None:
+        gl, program, u = self._gl, self._rgb_program, self._uniforms
+
+        def at(name: str) -> int:
+            return gl.glGetUniformLocation(program, name)
+
+        gl.glUniform1i(at("u_transfer"), u.transfer)
+        gl.glUniform1i(at("u_curve"), u.curve)
+        gl.glUniformMatrix3fv(at("u_gamut"), 1, gl.GL_TRUE, np.asarray(u.gamut, np.float32))  # row-major
+        gl.glUniform3f(at("u_luma"), *u.luma)
+        gl.glUniform1f(at("u_source_peak"), u.source_peak)
+        gl.glUniform1f(at("u_target_peak"), u.target_peak)
+        gl.glUniform1f(at("u_hlg_gamma"), u.hlg_gamma)
 
     def _draw_osd(self, window_w: int, window_h: int) -> None:
         if not self._osd_lines or window_w <= 0 or window_h <= 0:
@@ -367,7 +456,7 @@ class Renderer:
         if self._interop is not None:
             self._interop.close()
             self._interop = None
-        for tex in (self._rgb, self._atlas):
+        for tex in (self._rgb, self._rgb16, self._atlas):
             tex.delete()
         gl.glDeleteBuffers(1, [self._osd_vbo])
         gl.glDeleteVertexArrays(2, [self._video_vao, self._osd_vao])

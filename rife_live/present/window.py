@@ -32,6 +32,7 @@ from typing import Any, Callable, Union
 
 import glfw
 
+from rife_live.color import DEFAULT_TONE_CURVE
 from rife_live.errors import OutputError
 
 BACKEND_AUTO = "auto"
@@ -85,6 +86,7 @@ class WindowConfig:
     fullscreen: bool = False
     visible: bool = True  # False: hidden window (offscreen rendering)
     backend: str = BACKEND_AUTO
+    tone_mapping: str = DEFAULT_TONE_CURVE  # how HDR pictures are shown on this SDR window (--tone-mapping)
 
 
 @dataclass(frozen=True)

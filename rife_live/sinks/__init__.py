@@ -35,5 +35,6 @@ def open_sink(spec: SinkSpec) -> Sink:
         return NullSink()
     assert spec.path is not None  # SinkSpec checks it
     if spec.kind == "png":
-        return PngFolderSink(Path(spec.path), spec.png_bit_depth, replace=spec.overwrite)
+        return PngFolderSink(Path(spec.path), spec.png_bit_depth, replace=spec.overwrite, color=spec.color,
+                             tone_mapping=spec.tone_mapping)
     return EncoderSink(spec)

@@ -17,6 +17,8 @@ from typing import Protocol, runtime_checkable
 import av
 import numpy as np
 
+from rife_live.color import DEFAULT_TONE_CURVE, TONE_CURVES
+from rife_live.colorinfo import ColorInfo
 from rife_live.errors import ConfigError, OutputError
 from rife_live.frames import FrameMeta
 
@@ -32,7 +34,9 @@ class SinkSpec:
     ``rate`` is the output frame rate: output frame k is stamped at exactly k / rate seconds.
     ``audio_from`` names the input whose audio goes into an encoded file (a local file path;
     ``None`` for no audio). ``slowmo`` says the export changes the timing (``--fps``): its audio
-    is then dropped with a notice. ``vcodec``/``crf``/``preset`` default per container/codec.
+    is then dropped with a notice. ``vcodec``/``pix_fmt``/``crf``/``preset`` default per
+    container, codec and source colour. ``color``: what the frames' code values mean (the source's;
+    None: 8-bit BT.709); ``tone_mapping``: the curve when HDR frames must become SDR (DESIGN.md §11).
     """
 
     kind: str  # one of SINK_KINDS
@@ -41,11 +45,13 @@ class SinkSpec:
     vcodec: str | None = None
     crf: int | None = None
     preset: str | None = None
-    pix_fmt: str = "yuv420p"
+    pix_fmt: str | None = None  # None: yuv420p, or yuv420p10le for deep/HDR sources (sinks/colorout.py)
     audio_from: str | Path | None = None
     slowmo: bool = False
     png_bit_depth: int = 8
     overwrite: bool = False
+    color: ColorInfo | None = None
+    tone_mapping: str = DEFAULT_TONE_CURVE
 
     def __post_init__(self) -> None:
         if self.kind not in SINK_KINDS:
@@ -58,6 +64,8 @@ class SinkSpec:
             raise ConfigError(f"crf must be >= 0, got {self.crf}")
         if self.png_bit_depth not in PNG_BIT_DEPTHS:
             raise ConfigError(f"png bit depth must be 8 or 16, got {self.png_bit_depth}")
+        if self.tone_mapping not in TONE_CURVES:
+            raise ConfigError(f"tone mapping must be one of {', '.join(TONE_CURVES)}, not {self.tone_mapping!r}")
 
 
 @runtime_checkable
@@ -70,7 +78,8 @@ class Sink(Protocol):
         ...
 
     def write(self, image: np.ndarray, meta: FrameMeta) -> None:
-        """Take the next output frame: ``image`` is HxWx3 uint8 RGB (C-contiguous avoids a copy)."""
+        """Take the next output frame: ``image`` is HxWx3 uint8 RGB (uint16 for sources deeper than
+        8 bits; C-contiguous avoids a copy)."""
         ...
 
     def close(self) -> None:

@@ -1,8 +1,10 @@
 """The encoder sink: output frames into a video file with PyAV, the source's audio beside them.
 
 Container from the file extension (``CONTAINERS``). Video: libx264 yuv420p by default (VP9 for
-.webm), tagged and converted as BT.709 limited range. Output frame k is stamped k / rate in a time
-base of 1 / rate; mp4 and mov keep that exactly (their timescale is a multiple of that time base's
+.webm), tagged and converted as BT.709 limited range. Sources deeper than 8 bits or HDR keep their
+colour instead (``sinks/colorout.py``: 10-bit HEVC or AV1, the source's tags and HDR10 metadata;
+an 8-bit pixel format from an HDR source is tone-mapped to SDR). Output frame k is stamped k / rate
+in a time base of 1 / rate; mp4 and mov keep that exactly (their timescale is a multiple of that time base's
 denominator), Matroska (.mkv, .webm) stores milliseconds, so a reader gets k / rate
 rounded to the nearest millisecond there (``round(pts * rate)`` still gives k back).
 
@@ -44,6 +46,7 @@ from rife_live.avinput import open_input, reason
 from rife_live.errors import InputError, OutputError
 from rife_live.frames import FrameMeta
 from rife_live.outputs import PartialFile, check_writable_folder
+from rife_live.sinks import colorout
 from rife_live.sinks.audio import AudioCopy, AudioTranscode, copy_accepted
 from rife_live.sinks.base import SinkBase, SinkSpec, find_encoder
 
@@ -97,27 +100,33 @@ class VideoSettings:
     codec: str
     pix_fmt: str
     options: dict[str, str]
+    color: colorout.OutputColor | None = None  # None: 8-bit frames, BT.709 as always
 
 
 def resolve_video(spec: SinkSpec, container: av.container.OutputContainer, fmt: str) -> VideoSettings:
     """Pick and validate encoder, pixel format and options; OutputError names what would work."""
-    name = spec.vcodec or DEFAULT_VCODEC.get(fmt, DEFAULT_VCODEC_OTHER)
+    name = spec.vcodec or colorout.default_codec(fmt, spec.color, container,
+                                                 DEFAULT_VCODEC.get(fmt, DEFAULT_VCODEC_OTHER), spec.pix_fmt)
     codec = find_encoder(name, "video")
     if codec.canonical_name not in container.supported_codecs:
         usable = ", ".join(_supported_encoders(container)) or "none known"
         raise OutputError(
             f"the {fmt} container cannot hold {codec.canonical_name} video ({name}); use one of: {usable}"
         )
+    pix_fmt = spec.pix_fmt or colorout.default_pix_fmt(codec, spec.color)
     pix_fmts = [f.name for f in (codec.video_formats or [])]
-    if pix_fmts and spec.pix_fmt not in pix_fmts:
-        raise OutputError(f"{name} cannot encode pix_fmt {spec.pix_fmt} (it takes {', '.join(pix_fmts)})")
+    if pix_fmts and pix_fmt not in pix_fmts:
+        raise OutputError(f"{name} cannot encode pix_fmt {pix_fmt} (it takes {', '.join(pix_fmts)})")
     options = dict(EXTRA_VIDEO_OPTIONS.get(name, {}))
     crf = spec.crf if spec.crf is not None else DEFAULT_CRF.get(name)
     if crf is not None:
         options["crf"] = str(crf)
     if spec.preset is not None:
         options["preset"] = spec.preset
-    settings = VideoSettings(name, spec.pix_fmt, options)
+    color = colorout.plan(spec.color, pix_fmt, spec.tone_mapping)
+    if color is not None:
+        options = colorout.hdr_options(name, color.tags, options)
+    settings = VideoSettings(name, pix_fmt, options, color)
     _probe_encoder(settings, Fraction(spec.rate))
     return settings
 
@@ -218,10 +227,13 @@ class EncoderSink(SinkBase):
         stream.time_base = 1 / self.rate
         stream.codec_context.time_base = 1 / self.rate
         ctx = stream.codec_context
-        ctx.colorspace = COLOR_TAG_BT709
-        ctx.color_primaries = COLOR_TAG_BT709
-        ctx.color_trc = COLOR_TAG_BT709
-        ctx.color_range = COLOR_RANGE_LIMITED
+        if settings.color is not None:
+            settings.color.tag_context(ctx)
+        else:
+            ctx.colorspace = COLOR_TAG_BT709
+            ctx.color_primaries = COLOR_TAG_BT709
+            ctx.color_trc = COLOR_TAG_BT709
+            ctx.color_range = COLOR_RANGE_LIMITED
         try:
             if self._audio_source is not None:
                 self._audio = self._make_audio(self._audio_source, origin)
@@ -252,16 +264,20 @@ class EncoderSink(SinkBase):
     def write(self, image: np.ndarray, meta: FrameMeta) -> None:
         if self._closed:
             raise ValueError("write on a closed sink")
-        image = self._check_image(image)
+        color = self._video_settings.color
+        image = self._check_image(image, (np.uint8,) if color is None else (np.uint8, np.uint16))
         if self._start_error is not None:
             raise self._start_error
         if self._video is None:
             self._start(image.shape[1], image.shape[0], meta.pts)
         assert self._video is not None
-        frame = av.VideoFrame.from_ndarray(pad_edges(image, *self._pad), format="rgb24")
-        frame = frame.reformat(
-            format=self._video.pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
-        )
+        if color is None:
+            frame = av.VideoFrame.from_ndarray(pad_edges(image, *self._pad), format="rgb24")
+            frame = frame.reformat(
+                format=self._video.pix_fmt, dst_colorspace=Colorspace.ITU709, dst_color_range=ColorRange.MPEG
+            )
+        else:
+            frame = self._deep_frame(image, color)
         frame.pts = self._count
         frame.time_base = 1 / self.rate
         frame.duration = VIDEO_FRAME_DURATION
@@ -274,6 +290,16 @@ class EncoderSink(SinkBase):
                     self._audio.advance(self._count / self.rate)
         except av.FFmpegError as e:
             raise OutputError(f"cannot write {self.path.name}: {e}") from e
+
+    def _deep_frame(self, image: np.ndarray, color: colorout.OutputColor) -> av.VideoFrame:
+        """A frame of a deep or HDR source, converted as ``color`` says, tagged like the stream."""
+        assert self._video is not None
+        pixels, rgb_format = color.frame(image)
+        frame = av.VideoFrame.from_ndarray(pad_edges(pixels, *self._pad), format=rgb_format)
+        frame = frame.reformat(format=self._video.pix_fmt, dst_colorspace=color.sws_matrix,
+                               dst_color_range=ColorRange.JPEG if color.tags.full_range else ColorRange.MPEG)
+        color.tag_context(frame)
+        return frame
 
     def _mux_pending(self) -> None:
         while self._pending:

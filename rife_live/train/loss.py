@@ -1,4 +1,4 @@
-"""The training objective (DESIGN §3.1, the paper §3.3): reconstruction plus privileged distillation.
+"""The training objective (DESIGN.md §12, the paper §3.3): reconstruction plus privileged distillation.
 
 - ``laplacian_l1``: L1 distance of two images' Laplacian pyramids (``PYRAMID_LEVELS`` levels; each
   step blurs with a 5-tap binomial, halves, and expands back bilinearly), the sum over levels of

@@ -1,4 +1,4 @@
-"""IFNet "HD v3" in training mode (DESIGN §3.1): the three student blocks and the privileged teacher.
+"""IFNet "HD v3" in training mode (DESIGN.md §12): the three student blocks and the privileged teacher.
 
 The modules and their state-dict names are those of ``rife_live.models.ifnet``: ``block0..2`` are
 ``IFBlock``s with 11 input planes, ``block_tea`` an ``IFBlock`` with 14 (the published file holds
