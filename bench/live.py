@@ -149,7 +149,7 @@ def summarize(stats: dict[str, object]) -> dict[str, object]:
         "scale": last.get("scale"), "stride": last.get("stride", "1"),
         "stride_skips": sum(d.get("stride_skips", 0) for d in stats["interpolate"]),
         "skipped_passes": sum(d.get("skipped_passes", 0) for d in stats["interpolate"]),
-        "changes": len(stats["scale_changes"]), "passes": passes,
+        "changes": len(stats["scale_changes"]), "scale_changes": stats["scale_changes"], "passes": passes,
         "ms_per_pass": statistics.mean(ms) if ms else None, "shown": stats["present"]["shown"],
         "dropped": stats["present"]["dropped"], "max_drift_ms": stats["present"].get("max_drift_ms"),
         "underruns": stats.get("audio_underruns"), "load": stats["load"], "torch_threads": stats["torch_threads"],

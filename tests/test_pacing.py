@@ -52,7 +52,7 @@ def test_export_takes_every_pair_and_plans_nothing() -> None:
     assert all(pacing.takes_pair() for _ in range(10)) and pacing.stats.stride_skips == 0
     assert pacing.plan(slots, [SOURCE, INTERP, INTERP], 1.0) == [SOURCE, INTERP, INTERP]
     assert not pacing.too_late(slots[1], Fraction(1, 60)) and not pacing.warm_up_due()
-    pacing.end_pair(Fraction(0), Fraction(1, 24), 5.0, True, Fraction(0), 1.0)
+    pacing.end_pair(Fraction(0), Fraction(1, 24), 5.0, True, 0, Fraction(0), 1.0)
     assert pacing.stats.changes == []
     pacing.set_scale(0.5, adaptive_on=False)
     assert pacing.begin_pair(Fraction(0)) == (0.5, True)
@@ -108,7 +108,8 @@ def _pair(pacing: Pacing, clock: Clock, pts: Fraction, budget: Fraction, work_s:
     wanted = pacing.takes_pair()
     if wanted and work_s:
         pacing.record_pass(pacing.stats.scale, work_s, None)
-    pacing.end_pair(pts, pts + budget, work_s if wanted else 0.0, wanted, Fraction(clock.now + lead), pacing.stats.scale)
+    pacing.end_pair(pts, pts + budget, work_s if wanted else 0.0, wanted, 0, Fraction(clock.now + lead),
+                    pacing.stats.scale)
     return wanted
 
 
@@ -139,7 +140,7 @@ def test_a_wanted_pair_skipped_for_its_deadline_counts_at_its_expected_cost() ->
     pacing.record_pass(0.5, 0.2, None)  # 200 ms a pass, 40 ms a pair: hopeless
     for index in range(adaptive.WARMUP + adaptive.DOWN_WINDOW):
         pacing.skipped_pass(0.5)
-        pacing.end_pair(Fraction(index, 25), Fraction(index + 1, 25), 0.0, True, None, 0.5)
+        pacing.end_pair(Fraction(index, 25), Fraction(index + 1, 25), 0.001, True, 2, None, 0.5)
     assert pacing.stats.skipped_passes == adaptive.WARMUP + adaptive.DOWN_WINDOW
     assert pacing.stats.scale == 0.25 and pacing.stats.changes[0]["reason"] == adaptive.REASON_DOWN
 

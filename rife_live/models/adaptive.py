@@ -2,26 +2,30 @@
 the machine sustains. A pure controller: no clocks, no threads; states are immutable.
 
 The live interpolation thread runs ahead of the presenter by a read-ahead (files: seconds; live
-sources: their latency). Per source pair it reports the work it did (network pass plus the
-syntheses of the pair's outputs, 0 for a pair it left out), the pair's budget (its duration: pairs
-arrive at that rate) and how full the read-ahead is (``fill``: the lead over its target, 0 to 1).
+sources: their latency). Per source pair it reports the work it did (the thread's busy time for
+the pair: the network pass, the syntheses, the copies; not its waits), the pair's budget (its
+duration: pairs arrive at that rate, so the read-ahead grows by budget - work) and how full the
+read-ahead is (``fill``: the lead over its target, 0 to 1).
 The controller walks one ladder of quality levels, best first (``ladder``): every flow scale up to
-the user's maximum at every pair, then the lowest scale at a steady **stride** (3 of 4 pairs, 2
-of 3, 1 of 2, ...), so that when even the lowest scale is too slow, motion degrades evenly instead
+the user's maximum at every pair, then the lowest scale at a steady **stride** (7 of 8 pairs, 3
+of 4, 2 of 3, 1 of 2, ...), so that when even the lowest scale is too slow, motion degrades evenly instead
 of by chance.
 
-- **Down** one level when the read-ahead has drained (``fill < drain_fill``) and the average work
-  over the readings at this level (at least ``down_window``, the last ``window``) exceeds
-  ``down_load`` of the budget: the machine cannot sustain the level, and the buffer no longer hides
-  it. A drained buffer that refills by itself (a start, a seek) is left alone, and so is a burst
-  of slow passes the average absorbs.
+- **Down** one level when the read-ahead has drained (``fill < drain_fill``) and the level has lost
+  more lead than ``down_shortfall`` of the budgets of ``deficit_window`` readings (the sum of work
+  minus budget over its recent readings, at least ``down_window``): the machine cannot sustain the
+  level, and the buffer no longer hides it. A level far too slow loses that lead in a few pairs. A
+  drained buffer that refills by itself (a start, a seek) is left alone, and so is a burst of slow
+  passes the sum absorbs, and a level short by under ``down_shortfall``: it costs that share of
+  its pairs as misses, far less than the next level down (a coarser flow on every pair, or a
+  quarter of the pairs at a stride).
 - **Up** one level when the read-ahead has stayed full (``fill >= full_fill``) for a whole window
-  and the finer level's predicted work is under ``up_load`` of the budget. The prediction is the
-  cost last measured at that scale (remembered for ``memory_readings`` readings) times the level's
-  share of pairs, else the current cost times ``growth`` per scale step (the network's FLOPs grow 4x
-  per step: a safe guess). When the guess says no but the buffer stays full for ``probe_readings``,
-  a finer scale is tried anyway (a probe): the buffer absorbs a failed try, and its cost is then
-  remembered. (A finer stride at the same scale needs no probe: its cost is known.)
+  and the finer level's predicted work is at most ``up_load`` of the budget (sustainable on average:
+  the read-ahead absorbs the jitter). The prediction is the cost last measured at that scale
+  (remembered for ``memory_readings`` readings) times the level's share of pairs, else the current
+  cost times ``growth`` per scale step (the network's FLOPs grow 4x per step: a safe guess). When the
+  guess says no but the buffer stays full for ``probe_readings``, a finer scale is tried anyway (a
+  probe): the buffer absorbs a failed try, and its cost is then remembered. (A finer stride at the same scale needs no probe: its cost is known.)
 
 Hysteresis: the band between the drained and full marks, windows of readings at one level between
 changes (a short one down: a drained read-ahead means misses now; a long one up), the first
@@ -39,13 +43,15 @@ from fractions import Fraction
 
 from rife_live.models.settings import FLOW_SCALES
 
-STRIDES = (Fraction(3, 4), Fraction(2, 3), Fraction(1, 2), Fraction(1, 3), Fraction(1, 4))  # below the lowest scale
+# below the lowest scale: the shares of pairs interpolated, finest first
+STRIDES = (Fraction(7, 8), Fraction(3, 4), Fraction(2, 3), Fraction(1, 2), Fraction(1, 3), Fraction(1, 4))
 DRAIN_FILL = 0.25  # the read-ahead counts as drained below this share of its target
 FULL_FILL = 0.9  # ... and as full at or above it
-DOWN_LOAD = 0.95  # step down when drained and the mean work exceeds this share of the budget
-UP_LOAD = 0.9  # step up when full and the finer level's predicted work is below this share
+DOWN_SHORTFALL = 0.05  # step down when drained and the level's work exceeds its budget by more than this share
+UP_LOAD = 1.0  # step up when full and the finer level's predicted work is at most this share of the budget
 WINDOW = 8  # readings per step up (and at least this many full ones in a row)
-DOWN_WINDOW = 3  # readings a step down needs at least (then the mean over up to WINDOW: one slow pass is jitter)
+DOWN_WINDOW = 3  # readings a step down needs at least
+DEFICIT_WINDOW = 96  # the lead lost is summed over at most this many readings (4 s at 24 fps)
 WARMUP = 1  # readings dropped after a change (first pass at a new size allocates and tunes)
 GROWTH = 4.0  # predicted cost ratio of one scale step up when none was measured (FLOPs ratio)
 MEMORY_READINGS = 250  # a remembered cost expires after this many readings (~10 s at 25 fps)
@@ -74,10 +80,11 @@ class AdaptiveConfig:
 
     drain_fill: float = DRAIN_FILL
     full_fill: float = FULL_FILL
-    down_load: float = DOWN_LOAD
+    down_shortfall: float = DOWN_SHORTFALL
     up_load: float = UP_LOAD
     window: int = WINDOW
     down_window: int = DOWN_WINDOW
+    deficit_window: int = DEFICIT_WINDOW
     warmup: int = WARMUP
     growth: float = GROWTH
     memory_readings: int = MEMORY_READINGS
@@ -86,12 +93,12 @@ class AdaptiveConfig:
     def __post_init__(self) -> None:
         if not 0 <= self.drain_fill < self.full_fill <= 1:
             raise ValueError(f"need 0 <= drain_fill < full_fill <= 1, got {self.drain_fill}, {self.full_fill}")
-        if not 0 < self.up_load <= self.down_load:
-            raise ValueError(f"need 0 < up_load <= down_load, got {self.up_load}, {self.down_load}")
-        if not 1 <= self.down_window <= self.window or self.warmup < 0 or self.memory_readings < 1 \
-                or self.probe_readings < self.window:
-            raise ValueError("need 1 <= down_window <= window, warmup >= 0, memory_readings >= 1, "
-                             "probe_readings >= window")
+        if not 0 < self.up_load <= 1 or self.down_shortfall <= 0:
+            raise ValueError(f"need 0 < up_load <= 1 and down_shortfall > 0, got {self.up_load}, {self.down_shortfall}")
+        if not 1 <= self.down_window <= self.deficit_window or self.window > self.deficit_window \
+                or self.warmup < 0 or self.memory_readings < 1 or self.probe_readings < self.window:
+            raise ValueError("need 1 <= down_window <= deficit_window, window <= deficit_window, warmup >= 0, "
+                             "memory_readings >= 1, probe_readings >= window")
         if self.growth <= 1:
             raise ValueError(f"growth must be > 1, got {self.growth}")
 
@@ -207,6 +214,11 @@ def pair_cost(readings: tuple[Reading, ...]) -> float | None:
     return sum(done) / len(done) if done else None
 
 
+def lead_lost(readings: tuple[Reading, ...]) -> float:
+    """Lead the read-ahead lost over the readings (ms): the sum of work minus budget (negative: gained)."""
+    return sum(r.work_ms - r.budget_ms for r in readings)
+
+
 def mean_work(readings: tuple[Reading, ...]) -> float:
     """Mean work per source pair over the readings (skipped pairs count as 0): the throughput need."""
     return sum(r.work_ms for r in readings) / len(readings) if readings else 0.0
@@ -234,18 +246,20 @@ def observe(state: AdaptiveState, reading: Reading,
     full_streak = state.full_streak + 1 if reading.fill >= config.full_fill else 0
     if state.skip > 0:
         return replace(state, skip=state.skip - 1, memory=memory, full_streak=full_streak), None
-    readings = (state.readings + (reading,))[-config.window:]
-    state = replace(state, readings=readings, memory=memory, full_streak=full_streak)
-    budget = sum(r.budget_ms for r in readings) / len(readings)
+    kept = (state.readings + (reading,))[-config.deficit_window:]
+    state = replace(state, readings=kept, memory=memory, full_streak=full_streak)
+    budget = sum(r.budget_ms for r in kept) / len(kept)
     levels = state.levels
-    work = mean_work(readings)
-    if len(readings) >= config.down_window and reading.fill < config.drain_fill and work > config.down_load * budget:
+    if len(kept) >= config.down_window and reading.fill < config.drain_fill \
+            and lead_lost(kept) > config.down_shortfall * config.deficit_window * budget:
         if state.level + 1 < len(levels):
-            return _change(state, state.level + 1, REASON_DOWN, work, budget, config)
+            return _change(state, state.level + 1, REASON_DOWN, mean_work(kept), budget, config)
         return state, None
+    readings = kept[-config.window:]
+    work = mean_work(readings)
     if state.level > 0 and len(readings) == config.window and full_streak >= config.window:
         guess = predicted_ms(state, state.level - 1, config)
-        if guess is not None and guess < config.up_load * budget:
+        if guess is not None and guess <= config.up_load * budget:
             return _change(state, state.level - 1, REASON_UP, work, budget, config)
         finer = levels[state.level - 1]  # a stride at this scale is predicted exactly: no probe for it
         if full_streak >= config.probe_readings and finer.scale != state.scale \

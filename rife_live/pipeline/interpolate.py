@@ -116,6 +116,7 @@ class InterpolateThread:
         self._stop = threading.Event()
         self._prepared_scale: float | None = None
         self._newest: Fraction | None = None  # pts of the newest output published
+        self._waited_s = 0.0  # this pair's time blocked on a full ring B
         self._thread = threading.Thread(target=self._run, name="rife-interpolate", daemon=True)
 
     def start(self) -> None:
@@ -211,11 +212,14 @@ class InterpolateThread:
                    slots: list[OutputSlot], pair_kind: PairKind, prepared: PreparedFrame | None) -> PreparedFrame | None:
         """Every output of the pair (prev, cur); returns ``cur`` prepared if the network ran."""
         pacing = self.pacing
+        started = time.perf_counter()
+        self._waited_s = 0.0  # time blocked on a full ring B: not work
         scale, interpolate = pacing.begin_pair(prev[0].pts)
         if prepared is not None and self._prepared_scale != scale:
             prepared = None  # prepared for another scale's padding
         kinds = [self._slot_kind(slot, pair_kind, interpolate) for slot in slots]
         wanted = FrameKind.INTERP in kinds and pacing.takes_pair()  # a stride may leave the pair out
+        wanted_outputs = kinds.count(FrameKind.INTERP) if wanted else 0
         if wanted:
             kinds = pacing.plan(slots, kinds, scale)  # live: outputs the pass cannot make in time are misses
             if FrameKind.INTERP not in kinds:
@@ -224,21 +228,21 @@ class InterpolateThread:
             kinds = [FrameKind.MISS if k is FrameKind.INTERP else k for k in kinds]
         state: FlowState | None = None
         new_prepared: PreparedFrame | None = None
-        work_s = 0.0
         interval = 1 / self.options.target_fps
         if pacing.warm_up_due() and pair_kind is PairKind.INTERPOLATE:
             # live, interpolation off from the start: one pass now, while the session holds its
             # clock for the first frames, so turning it on later finds the engine warm and timed
-            state, new_prepared, work_s = self._pass(prev, cur, prepared, scale)
+            state, new_prepared, _ = self._pass(prev, cur, prepared, scale)
         for slot, kind in zip(slots, kinds):
             if kind is FrameKind.INTERP and state is None:
-                state, new_prepared, elapsed = self._pass(prev, cur, prepared, scale)
-                work_s += elapsed
+                state, new_prepared, _ = self._pass(prev, cur, prepared, scale)
             if kind is FrameKind.INTERP and pacing.too_late(slot, interval):
                 kind = FrameKind.MISS  # already stale: a newer frame is due before this one could be shown
-            work_s += self._publish(prev, cur, slot, kind, state)
+            self._publish(prev, cur, slot, kind, state)
         if pair_kind is PairKind.INTERPOLATE and interpolate:
-            pacing.end_pair(prev[0].pts, cur[0].pts, work_s, wanted, self._newest, scale)
+            busy_s = time.perf_counter() - started - self._waited_s
+            pacing.end_pair(prev[0].pts, cur[0].pts, busy_s, wanted, wanted_outputs if state is None else 0,
+                            self._newest, scale)
         return new_prepared
 
     def _pass(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray],
@@ -285,9 +289,13 @@ class InterpolateThread:
         return spent
 
     def _claim(self) -> np.ndarray:
-        while True:
-            if self._stop.is_set():
-                raise RingClosed("stopped")
-            out = self.ring_out.claim(timeout=POLL_S)
-            if out is not None:
-                return out
+        started = time.perf_counter()
+        try:
+            while True:
+                if self._stop.is_set():
+                    raise RingClosed("stopped")
+                out = self.ring_out.claim(timeout=POLL_S)
+                if out is not None:
+                    return out
+        finally:
+            self._waited_s += time.perf_counter() - started

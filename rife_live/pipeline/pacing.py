@@ -238,19 +238,20 @@ class Pacing:
         self.stats.skipped_passes += 1
         self.times.skipped(scale)
 
-    def end_pair(self, pts0: Fraction, pts1: Fraction, work_s: float, wanted: bool, newest: Fraction | None,
-                 scale: float) -> None:
-        """Live: one reading for the quality controller about a pair that needed the network: its
-        work, its budget, and the read-ahead's fill (``newest``: the pts of the newest output
-        published). ``wanted``: not left out by the stride; a wanted pair whose pass was skipped for
-        its deadline counts at the pass time it would have taken (the work the level asks for)."""
+    def end_pair(self, pts0: Fraction, pts1: Fraction, busy_s: float, wanted: bool, unmade: int,
+                 newest: Fraction | None, scale: float) -> None:
+        """Live: one reading for the quality controller about a pair that needed the network: the
+        thread's busy time for it (not its waits on a full ring B), its budget, and the read-ahead's
+        fill (``newest``: the pts of the newest output published). ``wanted``: the stride gave the
+        pair the network; ``unmade``: its outputs that the deadlines then left without a pass: they
+        count at the cost they would have had (the work the level asks for)."""
         if self._quality is None or self.clock is None:
             return
-        if wanted and work_s == 0:
-            work_s = self.times.expected_s(scale) + self.times.synth_s()
+        if unmade:
+            busy_s += self.times.expected_s(scale) + unmade * self.times.synth_s()
         lead = 0.0 if newest is None else float(newest) - self.clock()
         fill = min(1.0, max(0.0, lead / self.lead_s)) if self.lead_s > 0 else 1.0
-        reading = adaptive.Reading(work_ms=work_s * MS_PER_S, interpolated=wanted,
+        reading = adaptive.Reading(work_ms=busy_s * MS_PER_S, interpolated=wanted,
                                    budget_ms=float(pts1 - pts0) * MS_PER_S, fill=fill)
         self._quality, change = adaptive.observe(self._quality, reading, self._config)
         if change is not None:
