@@ -239,28 +239,22 @@ def choice(choices: tuple[str, ...]) -> Parser:
 
 def int_choice(choices: tuple[int, ...]) -> Parser:
     """One of the integers ``choices`` (as a number or its text)."""
-    allowed = ", ".join(str(c) for c in choices)
-
-    def check(value: object) -> int:
-        try:
-            parsed = integer(value)
-        except ValueError:
-            raise ValueError(f"{value!r} is not one of {allowed}") from None
-        if parsed not in choices:
-            raise ValueError(f"{value} is not one of {allowed}")
-        return parsed
-    return check
+    return _one_of(integer, choices, [str(c) for c in choices])
 
 
 def number_choice(choices: tuple[float, ...], words: tuple[str, ...] = ()) -> Parser:
     """One of the numbers ``choices`` (as a number or its text), or one of ``words``."""
-    allowed = ", ".join([f"{c:g}" for c in choices] + list(words))
+    return _one_of(number, choices, [f"{c:g}" for c in choices], words)
 
-    def check(value: object) -> float | str:
+
+def _one_of(parse: Parser, choices: tuple, names: list[str], words: tuple[str, ...] = ()) -> Parser:
+    allowed = ", ".join(names + list(words))
+
+    def check(value: object) -> object:
         if isinstance(value, str) and value.strip().lower() in words:
             return value.strip().lower()
         try:
-            parsed = number(value)
+            parsed = parse(value)
         except ValueError:
             raise ValueError(f"{value!r} is not one of {allowed}") from None
         if parsed not in choices:

@@ -398,7 +398,8 @@ def test_network_timeout_value_is_checked(tmp_path) -> None:
                           "--network-timeout")
 
 
-@pytest.mark.parametrize("command, page", [("play", "play.md"), ("interp", "interp.md"), ("eval", "eval.md")])
+@pytest.mark.parametrize("command, page", [("play", "play.md"), ("interp", "interp.md"), ("eval", "eval.md"),
+                                           ("train", "train.md")])
 def test_every_flag_is_documented_on_its_page(command: str, page: str) -> None:
     from rife_live import cli
 
@@ -407,3 +408,15 @@ def test_every_flag_is_documented_on_its_page(command: str, page: str) -> None:
     flags = [o for action in parser._actions for o in action.option_strings if o not in ("-h", "--help")]
     missing = [flag for flag in flags if f"`{flag}" not in text and f", {flag}" not in text]
     assert not missing, f"docs/{page} does not mention {missing}"
+
+
+def test_every_design_reference_names_a_section_that_exists() -> None:
+    design = (REPO / "docs" / "DESIGN.md").read_text(encoding="utf-8")
+    sections = set(re.findall(r"^## (\d+)\. ", design, flags=re.MULTILINE))
+    cited = {}
+    for path in [REPO / "README.md", *REPO.glob("docs/*.md"), *REPO.glob("rife_live/**/*.py"), *REPO.glob("tests/*.py"),
+                 *REPO.glob("bench/*.py")]:
+        for number in re.findall(r"DESIGN\.md §(\d+)", path.read_text(encoding="utf-8")):
+            cited.setdefault(number, path.relative_to(REPO))
+    assert cited, "no reference found: the pattern is wrong"
+    assert {n: str(p) for n, p in cited.items() if n not in sections} == {}
