@@ -201,6 +201,34 @@ def test_loop_starts_again_at_the_beginning(short_clip, tmp_path):
     assert len(stats["interpolate"]) >= 3  # one pipeline per pass over the file
 
 
+def _decoder_threads() -> int:
+    """FFmpeg's decoding threads in this process (they name themselves ``av:<codec>:...``)."""
+    names = [Path(task, "comm").read_text().strip() for task in Path("/proc/self/task").iterdir()]
+    return sum(name.startswith("av:") for name in names)
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="needs Linux /proc")
+def test_a_loop_lets_the_old_pipeline_and_its_decoder_go_at_once(short_clip, tmp_path):
+    """Found by the soak run: every --loop left the old decoder's FFmpeg threads (and its rings)
+    alive until Python's cycle collector happened to run, +7 threads and tens of MiB per loop.
+    With the collector off, nothing but reference counts can free them."""
+    session = session_for(short_clip, tmp_path, loop=True)
+    session.start()
+    gc.disable()
+    try:
+        assert pump(session, lambda: session.shown_meta is not None and not session.holding)
+        threads = _decoder_threads()
+        first = session.pipeline
+        old = [weakref.ref(x) for x in (first, first.source, first.decode, first.ring_a, first.ring_b)]
+        del first
+        assert pump(session, lambda: session.stats.loops >= 2 and not session.holding)
+        assert [ref() is None for ref in old] == [True] * len(old)
+        assert _decoder_threads() <= threads
+    finally:
+        gc.enable()
+        session.close()
+
+
 def test_read_ahead_runs_ahead_within_its_cap_and_seeks_and_loops_let_it_go(clip, tmp_path):
     cap_mib = 2
     session = session_for(clip, tmp_path, readahead_secs="1", readahead_max_mib=str(cap_mib), loop=True)

@@ -8,8 +8,8 @@ duration: pairs arrive at that rate, so the read-ahead grows by budget - work) a
 read-ahead is (``fill``: the lead over its target, 0 to 1).
 The controller walks one ladder of quality levels, best first (``ladder``): every flow scale up to
 the user's maximum at every pair, then the lowest scale at a steady **stride** (7 of 8 pairs, 3
-of 4, 2 of 3, 1 of 2, ...), so that when even the lowest scale is too slow, motion degrades evenly instead
-of by chance.
+of 4, 2 of 3, 1 of 2, ...), so that when even the lowest scale is too slow, motion degrades
+evenly instead of by chance.
 
 - **Down** one level when the read-ahead has drained (``fill < drain_fill``) and the level has lost
   more lead than ``down_shortfall`` of the budgets of ``deficit_window`` readings (the sum of work
@@ -25,7 +25,8 @@ of by chance.
   (remembered for ``memory_readings`` readings) times the level's share of pairs, else the current
   cost times ``growth`` per scale step (the network's FLOPs grow 4x per step: a safe guess). When the
   guess says no but the buffer stays full for ``probe_readings``, a finer scale is tried anyway (a
-  probe): the buffer absorbs a failed try, and its cost is then remembered. (A finer stride at the same scale needs no probe: its cost is known.)
+  probe): the buffer absorbs a failed try, and its cost is then remembered. (A finer stride at
+  the same scale needs no probe: its cost is known.)
 
 Hysteresis: the band between the drained and full marks, windows of readings at one level between
 changes (a short one down: a drained read-ahead means misses now; a long one up), the first

@@ -310,6 +310,7 @@ class DecodeThread:
         self._ring.close(error)
         if self._pcm is not None and error is None:
             self._pcm.end()
+        self._pcm = None  # it holds self._interrupted: without this cycle the thread's frames go when it does
         self._source.close()
 
 

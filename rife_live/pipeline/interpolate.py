@@ -232,10 +232,10 @@ class InterpolateThread:
         if pacing.warm_up_due() and pair_kind is PairKind.INTERPOLATE:
             # live, interpolation off from the start: one pass now, while the session holds its
             # clock for the first frames, so turning it on later finds the engine warm and timed
-            state, new_prepared, _ = self._pass(prev, cur, prepared, scale)
+            state, new_prepared = self._pass(prev, cur, prepared, scale)
         for slot, kind in zip(slots, kinds):
             if kind is FrameKind.INTERP and state is None:
-                state, new_prepared, _ = self._pass(prev, cur, prepared, scale)
+                state, new_prepared = self._pass(prev, cur, prepared, scale)
             if kind is FrameKind.INTERP and pacing.too_late(slot, interval):
                 kind = FrameKind.MISS  # already stale: a newer frame is due before this one could be shown
             self._publish(prev, cur, slot, kind, state)
@@ -246,8 +246,8 @@ class InterpolateThread:
         return new_prepared
 
     def _pass(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray],
-              prepared: PreparedFrame | None, scale: float) -> tuple[FlowState, PreparedFrame, float]:
-        """One network pass over the pair; returns its state, ``cur`` prepared, and its seconds."""
+              prepared: PreparedFrame | None, scale: float) -> tuple[FlowState, PreparedFrame]:
+        """One network pass over the pair; returns its state and ``cur`` prepared."""
         expected = self.pacing.times.expected_s(scale) if self.pacing.times.measured else None
         t0 = time.perf_counter()
         p0 = prepared if prepared is not None else self.engine.prepare(prev[1], scale)
@@ -258,15 +258,14 @@ class InterpolateThread:
         self.stats.network_s += elapsed
         self.stats.network_passes += 1
         self.pacing.record_pass(scale, elapsed, expected)
-        return state, p1, elapsed
+        return state, p1
 
     def _publish(self, prev: tuple[FrameMeta, np.ndarray], cur: tuple[FrameMeta, np.ndarray] | None,
-                 slot: OutputSlot, kind: FrameKind, state: FlowState | None) -> float:
-        """Write one output into ring B; returns the seconds spent synthesizing it."""
+                 slot: OutputSlot, kind: FrameKind, state: FlowState | None) -> None:
+        """Write one output into ring B."""
         out = self._claim()
         width = prev[1].shape[1]
         target = out[:, width:] if self.options.montage else out
-        spent = 0.0
         if kind is FrameKind.INTERP:
             t0 = time.perf_counter()
             np.copyto(target, np.asarray(self.engine.synthesize(state, slot.t)))
@@ -286,7 +285,6 @@ class InterpolateThread:
         self.stats.outputs += 1
         self.stats.kinds[kind] += 1
         self._newest = slot.pts
-        return spent
 
     def _claim(self) -> np.ndarray:
         started = time.perf_counter()

@@ -70,6 +70,10 @@ class ContainerSource(Source):
     def close(self) -> None:
         self._pending.clear()
         self._held = None
+        # a stream keeps its decoder (and FFmpeg's decoding threads) alive while anything refers to
+        # this source, even with the container closed: let go of every PyAV object here
+        self._packets = None
+        self.video_stream = self.audio_stream = None
         if self.container is not None:
             self.container.close()
             self.container = None
