@@ -54,8 +54,10 @@ def bbb_frames(width: int, height: int, count: int, start: int = 0) -> list[np.n
     return clip_frames(BBB_PATH, width, height, count, start)
 
 
-def clip_frames(path: Path, width: int, height: int, count: int, start: int = 0) -> list[np.ndarray]:
-    """Up to ``count`` RGB24 frames of the clip at ``path`` from index ``start``, scaled to width x height."""
+def clip_frames(path: Path, width: int, height: int, count: int, start: int = 0, *, rgb_format: str = "rgb24",
+                **scaling: str) -> list[np.ndarray]:
+    """Up to ``count`` RGB frames (``rgb_format``) of the clip at ``path`` from index ``start``,
+    scaled to width x height by swscale (``scaling``: ``to_ndarray``'s options)."""
     out: list[np.ndarray] = []
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
@@ -63,7 +65,7 @@ def clip_frames(path: Path, width: int, height: int, count: int, start: int = 0)
         for index, frame in enumerate(container.decode(stream)):
             if index < start:
                 continue
-            out.append(frame.to_ndarray(width=width, height=height, format="rgb24"))
+            out.append(frame.to_ndarray(width=width, height=height, format=rgb_format, **scaling))
             if len(out) == count:
                 break
     return out
@@ -296,17 +298,7 @@ def mastering_side_data(display: MasteringDisplay, has_primaries: int = 1, has_l
 def deep_bbb_frames(width: int, height: int, count: int, start: int = 0) -> list[np.ndarray]:
     """``count`` RGB frames of bigbuckbunny scaled to width x height by swscale straight to 16 bits
     (rgb48): scaling down averages 8-bit pixels, so the frames carry real precision beyond 8 bits."""
-    out: list[np.ndarray] = []
-    with av.open(str(BBB_PATH)) as container:
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        for index, frame in enumerate(container.decode(stream)):
-            if index < start:
-                continue
-            out.append(frame.to_ndarray(width=width, height=height, format="rgb48le", interpolation="AREA"))
-            if len(out) == count:
-                break
-    return out
+    return clip_frames(BBB_PATH, width, height, count, start, rgb_format="rgb48le", interpolation="AREA")
 
 
 def deep_pattern_frame(width: int, height: int, index: int) -> np.ndarray:
