@@ -204,17 +204,17 @@ class AudioTranscode:
             converted.time_base = Fraction(1, self._rate)
             self._output.mux(self._out.encode(converted))
 
-    def advance(self, until: Fraction) -> None:
-        limit = round(until * self._rate)
+    def _pull_until(self, time: Fraction) -> int:
+        """Decode source audio until it reaches ``time`` (or ends); returns ``time`` in samples."""
+        limit = round(time * self._rate)
         while (end := self._buffered_end()) is None or end < limit:
             if not self._pull():
                 break
-        self._emit(limit, final=False)
+        return limit
+
+    def advance(self, until: Fraction) -> None:
+        self._emit(self._pull_until(until), final=False)
 
     def finish(self, video_end: Fraction) -> None:
-        limit = round(video_end * self._rate)
-        while (end := self._buffered_end()) is None or end < limit:
-            if not self._pull():
-                break
-        self._emit(limit, final=True)
+        self._emit(self._pull_until(video_end), final=True)
         self._output.mux(self._out.encode(None))
